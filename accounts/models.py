@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import GreaterThanOrEqual
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Letters of any script (Chinese included), digits, "_", "-", "." and "·"; no spaces or "@",
+# so that "@name" in a comment is unambiguous. Imported legacy names are kept as they were and
+# do not pass through this validator.
+display_name_validator = RegexValidator(
+    r"^[\w.\-·]{2,30}\Z",
+    _("2 to 30 characters: letters (Chinese too), digits, “_”, “-”, “.” or “·”; no spaces."),
+)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        email = self.normalize_email(email).lower() if email else None
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    # Nullable: legacy accounts made by the importer have no email until an admin links one.
+    email = models.EmailField(_("email address"), null=True, blank=True, unique=True)
+    display_name = models.CharField(
+        _("display name"), max_length=30, validators=[display_name_validator]
+    )
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/", blank=True)
+    avatar_url = models.URLField(
+        _("external avatar URL"), max_length=500, blank=True, help_text=_("Imported legacy avatar.")
+    )
+    bio = models.TextField(_("bio"), max_length=500, blank=True)
+    is_legacy = models.BooleanField(
+        _("legacy account"),
+        default=False,
+        help_text=_("Created by the legacy importer; has no usable password until claimed."),
+    )
+    legacy_key = models.CharField(max_length=80, null=True, blank=True, unique=True, editable=False)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_message=_("A user with this email already exists."),
+            ),
+            models.UniqueConstraint(
+                Lower("display_name"),
+                name="user_display_name_ci_unique",
+                violation_error_message=_("This display name is taken."),
+            ),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(Length("display_name"), 1),
+                name="user_display_name_not_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:profile", args=[self.pk])
+
+    def get_full_name(self) -> str:
+        return self.display_name
+
+    def get_short_name(self) -> str:
+        return self.display_name
+
+    def clean(self):
+        super().clean()
+        if self.email:
+            self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    @property
+    def avatar_src(self) -> str:
+        """The avatar to show, or "" when the template should draw the generated fallback."""
+        if self.avatar:
+            return self.avatar.url
+        return self.avatar_url
+
+    @property
+    def initial(self) -> str:
+        return (self.display_name.strip() or "?")[0].upper()
+
+    @property
+    def avatar_hue(self) -> int:
+        # One of 12 stable colours (CSS classes) for the generated fallback avatar.
+        return (self.pk or 0) % 12

@@ -1,0 +1,239 @@
+"""Columns, articles, the comment tree and likes.
+
+The comment tree: every comment stores `root` (its thread's top comment, itself for a root),
+`depth` and `path`, the ids of its ancestors and itself as fixed-width zero-padded numbers
+joined by "/". Ids only grow, so ordering a thread by `path` gives reading order (each reply
+right after its parent, siblings chronological), and "all the threads of this page of roots"
+is one indexed query: `root_id IN (...) ORDER BY root_id, path`. No recursive CTE, no
+re-numbering on insert; the price is one extra UPDATE per new comment to write its own id
+into its path.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .enums import CommentStatus
+
+PATH_SEGMENT_WIDTH = 10
+
+
+def path_segment(pk: int) -> str:
+    return f"{pk:0{PATH_SEGMENT_WIDTH}d}"
+
+
+class Column(models.Model):
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True, allow_unicode=True)
+    description = models.TextField(_("description"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        # A column outlives nothing without its author's say: deleting a user must not
+        # silently delete their course.
+        on_delete=models.PROTECT,
+        related_name="columns",
+        verbose_name=_("author"),
+    )
+    cover = models.ImageField(_("cover"), upload_to="covers/", blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("column")
+        verbose_name_plural = _("columns")
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("forum:column-detail", args=[self.slug])
+
+
+class Article(models.Model):
+    column = models.ForeignKey(
+        Column, on_delete=models.CASCADE, related_name="articles", verbose_name=_("column")
+    )
+    title = models.CharField(_("title"), max_length=300)
+    slug = models.SlugField(_("slug"), max_length=200, allow_unicode=True)
+    position = models.PositiveIntegerField(_("position"), help_text=_("Order within the column."))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="articles",
+        verbose_name=_("author"),
+    )
+    body_md = models.TextField(_("body (Markdown)"), blank=True)
+    body_html = models.TextField(_("body (rendered, sanitized)"), blank=True, editable=False)
+    is_published = models.BooleanField(_("published"), default=True)
+    published_at = models.DateTimeField(_("published at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
+    like_count = models.PositiveIntegerField(_("likes"), default=0)
+    legacy_like_count = models.PositiveIntegerField(_("legacy likes"), default=0)
+    comment_count = models.PositiveIntegerField(_("comments"), default=0)
+    last_commented_at = models.DateTimeField(_("last comment at"), null=True, blank=True)
+    legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
+        ordering = ["column", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["column", "slug"], name="article_slug_unique_in_column"),
+            models.UniqueConstraint(
+                fields=["column", "position"], name="article_position_unique_in_column"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-last_commented_at"], name="article_recent_discussion"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("forum:article-detail", args=[self.column.slug, self.slug])
+
+    @property
+    def total_like_count(self) -> int:
+        return self.like_count + self.legacy_like_count
+
+
+class Comment(models.Model):
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="comments", verbose_name=_("article")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        # Users who wrote are deactivated, not deleted: deleting must not erase a discussion.
+        on_delete=models.PROTECT,
+        related_name="comments",
+        verbose_name=_("author"),
+    )
+    # Replies go with their parent when an admin deletes a row outright; authors "delete" by
+    # leaving a tombstone (status=removed), which keeps the replies.
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("parent"),
+    )
+    root = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="thread",
+        editable=False,
+    )
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    path = models.CharField(max_length=2000, blank=True, editable=False)
+    body_md = models.TextField(_("text"))
+    body_html = models.TextField(editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CommentStatus.choices, default=CommentStatus.VISIBLE
+    )
+    is_featured = models.BooleanField(_("featured"), default=False)
+    like_count = models.PositiveIntegerField(_("likes"), default=0)
+    reply_count = models.PositiveIntegerField(_("replies"), default=0)
+    legacy_like_count = models.IntegerField(_("legacy likes"), default=0)
+    legacy_reply_count = models.IntegerField(_("legacy replies"), default=0)
+    legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    legacy_position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True, depth=0) | Q(parent__isnull=False, depth__gt=0),
+                name="comment_depth_matches_parent",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CommentStatus.values), name="comment_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_featured=False) | Q(parent__isnull=True),
+                name="comment_only_roots_featured",
+            ),
+        ]
+        indexes = [
+            # Root comments of an article, in the page's orders.
+            models.Index(
+                fields=["article", "-is_featured", "-like_count", "-id"],
+                condition=Q(parent__isnull=True),
+                name="comment_roots_top",
+            ),
+            models.Index(
+                fields=["article", "-is_featured", "-id"],
+                condition=Q(parent__isnull=True),
+                name="comment_roots_time",
+            ),
+            # Whole threads in reading order.
+            models.Index(fields=["root", "path"], name="comment_thread_order"),
+            # A user's recent comments (profile page).
+            models.Index(fields=["author", "-created_at"], name="comment_author_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} by {self.author_id} on {self.article_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("forum:comment-permalink", args=[self.pk])
+
+    @property
+    def total_like_count(self) -> int:
+        return self.like_count + max(self.legacy_like_count, 0)
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+
+class Like(models.Model):
+    """One 👍 by one user on one comment or one article."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes"
+    )
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="likes"
+    )
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, null=True, blank=True, related_name="likes"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("like")
+        verbose_name_plural = _("likes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(comment__isnull=False, article__isnull=True)
+                | Q(comment__isnull=True, article__isnull=False),
+                name="like_exactly_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "comment"],
+                condition=Q(comment__isnull=False),
+                name="like_once_per_comment",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "article"],
+                condition=Q(article__isnull=False),
+                name="like_once_per_article",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} 👍 {self.comment_id or self.article_id}"

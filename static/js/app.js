@@ -1,0 +1,4 @@
+// Small progressive enhancements; the site works without this file.
+(function () {
+  "use strict";
+})();
