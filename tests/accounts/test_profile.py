@@ -1,0 +1,176 @@
+from io import BytesIO
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from tests.factories import CommentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def image_upload(size=(800, 600), fmt="PNG", name="me.png"):
+    buffer = BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(buffer, format=fmt)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type=f"image/{fmt.lower()}")
+
+
+def test_anyone_can_read_a_profile_with_name_bio_and_join_date(client):
+    person = UserFactory(display_name="林老师", bio="写了十年 Python")
+
+    response = client.get(person.get_absolute_url())
+
+    assert response.status_code == 200
+    assert "林老师" in response.text
+    assert "写了十年 Python" in response.text
+    assert timezone.localtime(person.date_joined).strftime("%Y-%m-%d") in response.text
+
+
+def test_profile_lists_the_users_recent_comments_with_permalinks(client, article):
+    person = UserFactory()
+    comment = CommentFactory(article=article, author=person, body="My thoughts on pods")
+
+    response = client.get(person.get_absolute_url())
+
+    assert "My thoughts on pods" in response.text
+    assert comment.get_absolute_url() in response.text
+
+
+def test_profile_of_unknown_or_inactive_user_is_404(client):
+    inactive = UserFactory(is_active=False)
+    assert client.get(reverse("accounts:profile", args=[999999])).status_code == 404
+    assert client.get(inactive.get_absolute_url()).status_code == 404
+
+
+def test_settings_page_sends_anonymous_visitors_to_login(client):
+    response = client.get(reverse("accounts:settings"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_owner_sees_their_settings_form(reader_client, reader):
+    response = reader_client.get(reverse("accounts:settings"))
+
+    assert response.status_code == 200
+    assert f'value="{reader.display_name}"' in response.text
+
+
+def test_owner_updates_name_bio_and_avatar_which_is_resized(reader_client, reader):
+    response = reader_client.post(
+        reverse("accounts:settings"),
+        {"display_name": "新名字", "bio": "Hello", "avatar": image_upload()},
+    )
+
+    assert response.status_code == 302
+    reader.refresh_from_db()
+    assert reader.display_name == "新名字"
+    assert reader.bio == "Hello"
+    with Image.open(reader.avatar.path) as stored:
+        assert stored.size == (256, 256)
+
+
+def test_owner_can_remove_their_avatar(reader_client, reader):
+    reader_client.post(
+        reverse("accounts:settings"),
+        {"display_name": reader.display_name, "bio": "", "avatar": image_upload()},
+    )
+    reader.refresh_from_db()
+    assert reader.avatar
+
+    reader_client.post(
+        reverse("accounts:settings"),
+        {"display_name": reader.display_name, "bio": "", "remove_avatar": "on"},
+    )
+    reader.refresh_from_db()
+    assert not reader.avatar
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"display_name": "x"}, "at least 2 characters"),
+        ({"display_name": "other_reader"}, "This display name is taken."),
+        ({"display_name": "OTHER_READER"}, "This display name is taken."),
+        ({"bio": "b" * 501}, "at most 500 characters"),
+    ],
+)
+def test_settings_with_bad_input_is_400_and_changes_nothing(
+    reader_client, reader, other_reader, data, message
+):
+    before = (reader.display_name, reader.bio)
+
+    response = reader_client.post(
+        reverse("accounts:settings"), {"display_name": reader.display_name, "bio": "", **data}
+    )
+
+    assert response.status_code == 400
+    assert message in response.text
+    reader.refresh_from_db()
+    assert (reader.display_name, reader.bio) == before
+
+
+def test_a_file_that_is_not_an_image_is_refused(reader_client, reader):
+    bogus = SimpleUploadedFile("x.png", b"<?php evil(); ?>", content_type="image/png")
+
+    response = reader_client.post(
+        reverse("accounts:settings"), {"display_name": reader.display_name, "avatar": bogus}
+    )
+
+    assert response.status_code == 400
+    reader.refresh_from_db()
+    assert not reader.avatar
+
+
+def test_settings_edit_only_the_logged_in_user(reader_client, reader, other_reader):
+    # There is no way to name another user: the form always edits request.user.
+    reader_client.post(
+        reverse("accounts:settings"), {"display_name": "changed", "bio": "", "pk": other_reader.pk}
+    )
+    other_reader.refresh_from_db()
+    assert other_reader.display_name == "other_reader"
+
+
+def test_settings_post_without_csrf_token_is_refused(reader):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reader)
+
+    response = client.post(reverse("accounts:settings"), {"display_name": "nope", "bio": ""})
+
+    assert response.status_code == 403
+    reader.refresh_from_db()
+    assert reader.display_name == "reader"
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    ["account_email", "account_change_password"],
+)
+def test_account_pages_need_a_login(client, url_name):
+    response = client.get(reverse(url_name))
+    assert response.status_code == 302
+    assert reverse("account_login") in response.url
+
+
+@pytest.mark.parametrize("url_name", ["account_email", "account_change_password"])
+def test_account_pages_render_for_a_verified_user(reader_client, url_name):
+    assert reader_client.get(reverse(url_name)).status_code == 200
+
+
+def test_password_change_with_wrong_old_password_changes_nothing(reader_client, reader):
+    response = reader_client.post(
+        reverse("account_change_password"),
+        {"oldpassword": "wrong", "password1": "another-long-pass-1", "password2": "another-long-pass-1"},
+    )
+    assert response.status_code == 200
+    reader.refresh_from_db()
+    assert not reader.check_password("another-long-pass-1")

@@ -1,0 +1,68 @@
+"""Personas and shared fixtures: every view test can ask for the person it acts as."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from tests.factories import ArticleFactory, ColumnFactory, UserFactory
+
+
+@pytest.fixture
+def reader(db):
+    return UserFactory(display_name="reader")
+
+
+@pytest.fixture
+def other_reader(db):
+    return UserFactory(display_name="other_reader")
+
+
+@pytest.fixture
+def unverified_user(db):
+    return UserFactory(display_name="unverified", verified=False)
+
+
+@pytest.fixture
+def column_author(db):
+    return UserFactory(display_name="column_author")
+
+
+@pytest.fixture
+def column(column_author):
+    return ColumnFactory(author=column_author, title="Deep Kubernetes", slug="deep-k8s")
+
+
+@pytest.fixture
+def article(column):
+    return ArticleFactory(column=column, title="Why Pods?", slug="why-pods", position=1)
+
+
+@pytest.fixture
+def moderator(db):
+    user = UserFactory(display_name="moderator", is_staff=True)
+    group, _ = Group.objects.get_or_create(name="Moderators")
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(display_name="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def reader_client(client, reader):
+    client.force_login(reader)
+    return client
+
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate limits and cached fragments live in the cache: no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

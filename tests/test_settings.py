@@ -1,0 +1,83 @@
+"""The settings module under production-like environments, run in fresh interpreters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(args: list[str], env_overrides: dict[str, str], tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY"}}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env_overrides})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_refuses_to_start_without_secret_key_when_debug_is_off(tmp_path):
+    result = run_manage(["check"], {"DEBUG": "false"}, tmp_path)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_starts_without_secret_key_in_debug(tmp_path):
+    result = run_manage(["check"], {"DEBUG": "true"}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_check_is_clean_under_production_environment(tmp_path):
+    production = {
+        "DEBUG": "false",
+        "SECRET_KEY": "x7Gm2vQpL9sT4wZ8yB1nC6dF3hJ5kR0uE-aX_oI2pV7qW9eS4tY6uU8iO1pA3sD",
+        "ALLOWED_HOSTS": "colloquy.example.com",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+        "EMAIL_HOST": "smtp.example.com",
+    }
+    result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], production, tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_sqlite_connections_use_wal_immediate_and_a_busy_timeout(settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite-only settings")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] >= 5000
+    assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_sqlite_file_database_switches_to_wal(tmp_path):
+    script = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    env.update(
+        DEBUG="true",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "wal", result.stderr
