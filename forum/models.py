@@ -78,6 +78,8 @@ class Article(models.Model):
     legacy_like_count = models.PositiveIntegerField(_("legacy likes"), default=0)
     comment_count = models.PositiveIntegerField(_("comments"), default=0)
     last_commented_at = models.DateTimeField(_("last comment at"), null=True, blank=True)
+    # Bumped by every write to the discussion: the key of its cached rendering.
+    thread_version = models.PositiveIntegerField(default=0, editable=False)
     legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
@@ -196,8 +198,29 @@ class Comment(models.Model):
         return self.like_count + max(self.legacy_like_count, 0)
 
     @property
+    def is_visible(self) -> bool:
+        return self.status == CommentStatus.VISIBLE
+
+    @property
     def is_root(self) -> bool:
         return self.parent_id is None
+
+
+class CommentRevision(models.Model):
+    """A comment's text before an edit, kept for moderators."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="revisions")
+    body_md = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("written at"))
+    replaced_at = models.DateTimeField(_("replaced at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("comment revision")
+        verbose_name_plural = _("comment revisions")
+        ordering = ["comment", "-replaced_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.comment_id} @ {self.replaced_at:%Y-%m-%d %H:%M}"
 
 
 class Like(models.Model):

@@ -9,10 +9,13 @@ word: only the tags and attributes listed here survive, and links get rel="nofol
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 _LINK_REL = "nofollow ugc noopener"
 _URL_SCHEMES = {"http", "https", "mailto"}
@@ -23,7 +26,7 @@ _ARTICLE_TAGS = _COMMENT_TAGS | {
     "tbody", "tr", "th", "td", "sup", "sub", "span", "figure", "figcaption", "div",
 }  # fmt: skip
 _ATTRIBUTES = {
-    "a": {"href", "title"},
+    "a": {"href", "title", "class"},
     "img": {"src", "alt", "title", "width", "height"},
     "code": {"class"},
     "th": {"align"},
@@ -35,8 +38,10 @@ _LANGUAGE_CLASS = re.compile(r"^language-[\w+#.-]{1,40}$")
 
 def _keep_language_class(tag: str, attr: str, value: str) -> str | None:
     # Code blocks keep "language-xxx" (for highlighting); every other class is dropped.
-    if tag == "code" and attr == "class":
-        return value if _LANGUAGE_CLASS.match(value) else None
+    if attr == "class":
+        if tag == "code":
+            return value if _LANGUAGE_CLASS.match(value) else None
+        return value if tag == "a" and value == "mention" else None
     return value
 
 
@@ -50,6 +55,7 @@ def _comment_md() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True})
     md.disable(["heading", "lheading", "image", "table", "list", "hr", "html_block", "html_inline"], ignoreInvalid=True)
     md.enable("strikethrough")
+    md.core.ruler.push("mentions", _link_mentions)
     return md
 
 
@@ -70,5 +76,59 @@ def render_article_markdown(source: str) -> str:
     return sanitize_html(_article_md().render(source), tags=_ARTICLE_TAGS)
 
 
-def render_comment_markdown(source: str) -> str:
-    return sanitize_html(_comment_md().render(source), tags=_COMMENT_TAGS)
+# "@name" where name is a display name (letters of any script, digits, _ - . ·).
+MENTION = re.compile(r"(?<![\w@/])@([\w.\-·]{2,30})")
+
+
+def find_mentions(source: str) -> set[str]:
+    """Display names that the text mentions (before knowing whether they exist)."""
+    return {name.rstrip(".-") for name in MENTION.findall(source)}
+
+
+def _link_mentions(state: StateCore) -> None:
+    resolve: Callable[[str], str | None] | None = state.env.get("resolve_mention")
+    if resolve is None:
+        return
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        in_link = 0
+        for token in block.children:
+            if token.type == "link_open":
+                in_link += 1
+            elif token.type == "link_close":
+                in_link -= 1
+            if token.type != "text" or in_link or "@" not in token.content:
+                children.append(token)
+                continue
+            pos = 0
+            for match in MENTION.finditer(token.content):
+                name = match.group(1).rstrip(".-")
+                url = resolve(name)
+                if url is None:
+                    continue
+                start, end = match.start(), match.start() + 1 + len(name)
+                if start > pos:
+                    children.append(_text(token.content[pos:start]))
+                link = Token("link_open", "a", 1)
+                link.attrs = {"href": url, "class": "mention"}
+                children += [link, _text("@" + name), Token("link_close", "a", -1)]
+                pos = end
+            if pos < len(token.content):
+                children.append(_text(token.content[pos:]))
+        block.children = children
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def render_comment_markdown(
+    source: str, *, resolve_mention: Callable[[str], str | None] | None = None
+) -> str:
+    """Render a comment; `resolve_mention(name)` gives a profile URL for "@name" or None."""
+    html = _comment_md().render(source, {"resolve_mention": resolve_mention})
+    return sanitize_html(html, tags=_COMMENT_TAGS)

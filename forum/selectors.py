@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass, field
+from datetime import datetime
+
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 
-from .enums import CommentStatus
-from .models import Article, Column, Comment
+from .enums import CommentSort, CommentStatus
+from .models import Article, Column, Comment, Like
 
 
 def list_columns() -> list[Column]:
@@ -56,3 +61,236 @@ def list_user_comments(*, user: User, page: str | int | None, per_page: int = 20
     )
     return Paginator(comments, per_page).get_page(page)
 
+
+
+# --- The discussion under an article -------------------------------------------------------
+
+ROOTS_PER_PAGE = 20
+REPLIES_SHOWN = 5
+# Replies indent up to this depth on screen; deeper ones say whom they answer instead.
+MAX_INDENT = 4
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that was not made by us (or by an older version)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of root comments starts: the sort key of the last root already shown."""
+
+    featured: bool
+    value: int | str  # score (top) or ISO timestamp (newest/oldest)
+    pk: int
+
+    def encode(self) -> str:
+        raw = f"{int(self.featured)}~{self.value}~{self.pk}"
+        return urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, *, sort: str) -> Cursor:
+        try:
+            raw = urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            featured, value, pk = raw.split("~")
+            if sort == CommentSort.TOP:
+                parsed: int | str = int(value)
+            else:
+                parsed = datetime.fromisoformat(value).isoformat()
+            return cls(featured=featured == "1", value=parsed, pk=int(pk))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadCursor(token) from exc
+
+    @classmethod
+    def of(cls, comment: Comment, *, sort: str) -> Cursor:
+        value = comment.score if sort == CommentSort.TOP else comment.created_at.isoformat()
+        return cls(featured=comment.is_featured, value=value, pk=comment.pk)
+
+
+def _sort_key(sort: str) -> tuple[str, bool]:
+    """(field, descending) of the chosen sort; "featured first" and the id tiebreak wrap it."""
+    return {
+        CommentSort.TOP: ("score", True),
+        CommentSort.NEWEST: ("created_at", True),
+        CommentSort.OLDEST: ("created_at", False),
+    }[sort]
+
+
+def _after(cursor: Cursor, *, sort: str, inclusive: bool = False) -> Q:
+    """Roots that come after the cursor in (featured desc, key, id) order (keyset paging)."""
+    field, descending = _sort_key(sort)
+    beyond = "lt" if descending else "gt"
+    value = cursor.value if sort == CommentSort.TOP else datetime.fromisoformat(cursor.value)
+    # Featured roots come first, so after a featured cursor every unfeatured root follows.
+    later_group = Q(is_featured=False) if cursor.featured else Q(pk__in=[])
+    return (
+        later_group
+        | Q(is_featured=cursor.featured, **{f"{field}__{beyond}": value})
+        | Q(is_featured=cursor.featured, **{field: value})
+        & Q(**{f"pk__{beyond}{'e' if inclusive else ''}": cursor.pk})
+    )
+
+
+@dataclass
+class ThreadPage:
+    roots: list[Comment]
+    next_cursor: str | None
+    sort: str
+    author_only: bool
+    # Comment ids and authors on the page, for applying the reader's own state.
+    comments: list[Comment] = field(default_factory=list)
+
+
+def _visible_thread_filter(article_author_id: int) -> dict:
+    replies = Comment.objects.filter(root=OuterRef("pk"), depth__gt=0, status=CommentStatus.VISIBLE)
+    return {
+        "score": F("like_count") + Greatest(F("legacy_like_count"), Value(0)),
+        "thread_size": Coalesce(
+            Subquery(replies.values("root").annotate(n=Count("pk")).values("n")[:1]), 0
+        ),
+        "author_reply_count": Coalesce(
+            Subquery(
+                replies.filter(author_id=article_author_id)
+                .values("root")
+                .annotate(n=Count("pk"))
+                .values("n")[:1]
+            ),
+            0,
+        ),
+    }
+
+
+def get_thread_page(
+    *,
+    article: Article,
+    sort: str = CommentSort.TOP,
+    cursor: Cursor | None = None,
+    author_only: bool = False,
+    start_at: Comment | None = None,
+    per_page: int = ROOTS_PER_PAGE,
+) -> ThreadPage:
+    """One page of root comments with their first replies, in two queries.
+
+    `start_at` (a root) makes the page begin at that root, for permalinks far down; its whole
+    thread is then read (a third query) so the linked reply is on the page however deep it is.
+    """
+    field, descending = _sort_key(sort)
+    order = "-" if descending else ""
+    roots_qs = (
+        Comment.objects.filter(article=article, parent__isnull=True)
+        .annotate(**_visible_thread_filter(article.author_id))
+        # A root shows if visible, or as a tombstone when its thread still has replies.
+        .filter(Q(status=CommentStatus.VISIBLE) | Q(thread_size__gt=0))
+        .select_related("author")
+        .order_by("-is_featured", f"{order}{field}", f"{order}pk")
+    )
+    if author_only:
+        roots_qs = roots_qs.filter(author_reply_count__gt=0)
+    if start_at is not None:
+        roots_qs = roots_qs.filter(_after(Cursor.of(start_at, sort=sort), sort=sort, inclusive=True))
+    elif cursor is not None:
+        roots_qs = roots_qs.filter(_after(cursor, sort=sort))
+    roots = list(roots_qs[: per_page + 1])
+    next_cursor = None
+    if len(roots) > per_page:
+        roots = roots[:per_page]
+        next_cursor = Cursor.of(roots[-1], sort=sort).encode()
+
+    replies = _first_replies([root.pk for root in roots]) if roots else []
+    if start_at is not None:
+        replies = [r for r in replies if r.root_id != start_at.pk] + _whole_thread(start_at.pk)
+    _attach_replies(roots, replies, article=article)
+    comments = [c for root in roots for c in [root, *root.shown_replies]]
+    return ThreadPage(roots, next_cursor, sort, author_only, comments)
+
+
+def _first_replies(root_ids: list[int]) -> list[Comment]:
+    ranked = (
+        Comment.objects.filter(root_id__in=root_ids, depth__gt=0)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("root_id")], order_by=F("path").asc()))
+        .filter(rank__lte=REPLIES_SHOWN)
+        .select_related("author", "parent__author")
+        .order_by("root_id", "path")
+    )
+    return list(ranked)
+
+
+def _whole_thread(root_id: int) -> list[Comment]:
+    return list(
+        Comment.objects.filter(root_id=root_id, depth__gt=0)
+        .select_related("author", "parent__author")
+        .order_by("path")
+    )
+
+
+def get_more_replies(*, root: Comment) -> list[Comment]:
+    """The replies of a thread beyond the first REPLIES_SHOWN (for "show N more replies")."""
+    replies = _whole_thread(root.pk)
+    _attach_replies([root], replies, article=root.article)
+    return root.shown_replies[REPLIES_SHOWN:] if len(replies) > REPLIES_SHOWN else []
+
+
+def _attach_replies(roots: list[Comment], replies: list[Comment], *, article: Article) -> None:
+    """Give each root `shown_replies` (reading order) and `more_replies` (not yet shown).
+
+    A hidden or removed reply stays only as a tombstone, and only while a visible reply hangs
+    below it.
+    """
+    by_root: dict[int, list[Comment]] = {root.pk: [] for root in roots}
+    for reply in replies:
+        by_root[reply.root_id].append(reply)
+    for root in roots:
+        thread = by_root[root.pk]
+        needed: set[int] = set()
+        for reply in reversed(thread):  # children come after parents in path order
+            if reply.status == CommentStatus.VISIBLE or reply.pk in needed:
+                needed.add(reply.parent_id)
+        root.shown_replies = [r for r in thread if r.status == CommentStatus.VISIBLE or r.pk in needed]
+        visible_shown = sum(1 for r in root.shown_replies if r.status == CommentStatus.VISIBLE)
+        root.more_replies = max(getattr(root, "thread_size", 0) - visible_shown, 0)
+        for comment in [root, *root.shown_replies]:
+            comment.is_author_reply = comment.author_id == article.author_id
+            comment.indent = min(comment.depth, MAX_INDENT)
+
+
+def get_comment_for_permalink(*, pk: int) -> Comment:
+    return get_object_or_404(
+        Comment.objects.select_related("article__column", "root", "author").filter(
+            article__is_published=True
+        ),
+        pk=pk,
+    )
+
+
+def get_comment(*, pk: int) -> Comment:
+    return get_object_or_404(
+        Comment.objects.select_related("article__column", "author", "parent__author"), pk=pk
+    )
+
+
+def get_chapter_neighbours(*, article: Article) -> tuple[Article | None, Article | None]:
+    chapters = list(
+        Article.objects.filter(column_id=article.column_id, is_published=True)
+        .only("id", "title", "slug", "position", "column_id")
+        .order_by("position")
+    )
+    index = next(i for i, chapter in enumerate(chapters) if chapter.pk == article.pk)
+    previous = chapters[index - 1] if index > 0 else None
+    following = chapters[index + 1] if index + 1 < len(chapters) else None
+    return previous, following
+
+
+def liked_ids(*, user, comment_ids: list[int], article: Article | None = None) -> tuple[set[int], bool]:
+    """The comments (among `comment_ids`) and whether the article the user likes: one query."""
+    if not user.is_authenticated:
+        return set(), False
+    condition = Q(comment_id__in=comment_ids)
+    if article is not None:
+        condition |= Q(article=article)
+    rows = Like.objects.filter(condition, user=user).values_list("comment_id", "article_id")
+    comments, article_liked = set(), False
+    for comment_id, article_id in rows:
+        if comment_id:
+            comments.add(comment_id)
+        elif article_id:
+            article_liked = True
+    return comments, article_liked

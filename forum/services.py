@@ -1,16 +1,25 @@
-"""Every write to the forum goes through here: one function per verb, keyword-only, atomic."""
+"""Every write to the forum goes through here: one function per verb, keyword-only, atomic.
+
+Services trust their arguments (views and forms validated them) and keep the denormalized
+counters in step with `F()` expressions in the same transaction. Every write that changes what
+a discussion looks like bumps the article's `thread_version`, the key of its cached rendering.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
 
-from .models import Article, Column, Comment, Like, path_segment
-from .rendering import render_article_markdown, render_comment_markdown
+from .enums import CommentStatus
+from .models import Article, Column, Comment, CommentRevision, Like, path_segment
+from .rendering import find_mentions, render_article_markdown, render_comment_markdown
 
 
 def unique_slug(*, title: str, taken: set[str], fallback: str) -> str:
@@ -37,15 +46,15 @@ def publish_article(
     author: User | None = None,
     position: int | None = None,
     slug: str = "",
-    published_at=None,
+    published_at: datetime | None = None,
 ) -> Article:
     siblings = Article.objects.filter(column=column)
     if position is None:
-        position = (siblings.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+        last = siblings.order_by("-position").values_list("position", flat=True).first()
+        position = (last or 0) + 1
     if not slug:
-        slug = unique_slug(
-            title=title, taken=set(siblings.values_list("slug", flat=True)), fallback=f"chapter-{position}"
-        )
+        taken = set(siblings.values_list("slug", flat=True))
+        slug = unique_slug(title=title, taken=taken, fallback=f"chapter-{position}")
     return Article.objects.create(
         column=column,
         title=title,
@@ -58,6 +67,22 @@ def publish_article(
     )
 
 
+def render_comment(body: str) -> str:
+    """Comment Markdown → sanitized HTML, with @mentions of existing users linked."""
+    names = find_mentions(body)
+    profiles: dict[str, str] = {}
+    if names:
+        users = User.objects.annotate(name_lower=Lower("display_name")).filter(
+            name_lower__in=[name.lower() for name in names], is_active=True
+        )
+        profiles = {user.display_name.lower(): user.get_absolute_url() for user in users}
+    return render_comment_markdown(body, resolve_mention=lambda name: profiles.get(name.lower()))
+
+
+def _bump_thread(article_id: int, **changes) -> None:
+    Article.objects.filter(pk=article_id).update(thread_version=F("thread_version") + 1, **changes)
+
+
 @transaction.atomic
 def post_comment(
     *,
@@ -65,7 +90,7 @@ def post_comment(
     author: User,
     body: str,
     parent: Comment | None = None,
-    created_at=None,
+    created_at: datetime | None = None,
 ) -> Comment:
     """Create a comment (a root when `parent` is None) and keep every counter in step."""
     now = created_at or timezone.now()
@@ -75,7 +100,7 @@ def post_comment(
         parent=parent,
         depth=parent.depth + 1 if parent else 0,
         body_md=body,
-        body_html=render_comment_markdown(body),
+        body_html=render_comment(body),
         created_at=now,
     )
     # The path ends with the comment's own id, known only after the insert.
@@ -84,9 +109,59 @@ def post_comment(
     Comment.objects.filter(pk=comment.pk).update(root_id=comment.root_id, path=comment.path)
     if parent:
         Comment.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
-    Article.objects.filter(pk=article.pk).update(
-        comment_count=F("comment_count") + 1, last_commented_at=now
+    _bump_thread(article.pk, comment_count=F("comment_count") + 1, last_commented_at=now)
+    return comment
+
+
+@transaction.atomic
+def edit_comment(*, comment: Comment, body: str) -> Comment:
+    """Replace a comment's text, keeping the previous version for moderators."""
+    if body == comment.body_md:
+        return comment
+    CommentRevision.objects.create(
+        comment=comment, body_md=comment.body_md, created_at=comment.edited_at or comment.created_at
     )
+    comment.body_md = body
+    comment.body_html = render_comment(body)
+    comment.edited_at = timezone.now()
+    comment.save(update_fields=["body_md", "body_html", "edited_at"])
+    _bump_thread(comment.article_id)
+    return comment
+
+
+def _set_status(comment: Comment, status: str) -> None:
+    """Change visibility and move the counters that count visible comments."""
+    was_visible = comment.status == CommentStatus.VISIBLE
+    comment.status = status
+    fields = ["status"]
+    if status != CommentStatus.VISIBLE and comment.is_featured:
+        comment.is_featured = False
+        fields.append("is_featured")
+    comment.save(update_fields=fields)
+    now_visible = status == CommentStatus.VISIBLE
+    if was_visible == now_visible:
+        return
+    step = 1 if now_visible else -1
+    if comment.parent_id:
+        Comment.objects.filter(pk=comment.parent_id).update(reply_count=F("reply_count") + step)
+    Article.objects.filter(pk=comment.article_id).update(comment_count=F("comment_count") + step)
+
+
+@transaction.atomic
+def delete_comment(*, comment: Comment) -> Comment:
+    """The author deletes their comment: it leaves the page, or leaves a "[deleted]" tombstone
+    when replies hang from it. The row stays (moderators can still see what was said)."""
+    _set_status(comment, CommentStatus.REMOVED)
+    _bump_thread(comment.article_id)
+    return comment
+
+
+@transaction.atomic
+def set_comment_featured(*, comment: Comment, featured: bool) -> Comment:
+    if comment.is_featured != featured:
+        comment.is_featured = featured
+        comment.save(update_fields=["is_featured"])
+        _bump_thread(comment.article_id)
     return comment
 
 
@@ -97,17 +172,24 @@ def toggle_like(*, user: User, comment: Comment | None = None, article: Article 
     Insert-or-delete, never read-then-write: the unique constraint decides a race between two
     clicks, and the counter moves only when a row was really inserted or deleted.
     """
-    target_model, target = (Comment, comment) if comment is not None else (Article, article)
-    lookup = {"comment": comment} if comment is not None else {"article": article}
+    if comment is not None:
+        model, target, lookup = Comment, comment, {"comment": comment}
+        article_id = comment.article_id
+    else:
+        model, target, lookup = Article, article, {"article": article}
+        article_id = None
     deleted, _ = Like.objects.filter(user=user, **lookup).delete()
     if deleted:
-        target_model.objects.filter(pk=target.pk).update(like_count=F("like_count") - 1)
-        return False
-    try:
-        with transaction.atomic():
-            Like.objects.create(user=user, **lookup)
-    except IntegrityError:
-        # A concurrent click of the same user inserted it first: it is liked, counted once.
-        return True
-    target_model.objects.filter(pk=target.pk).update(like_count=F("like_count") + 1)
-    return True
+        liked, step = False, -1
+    else:
+        try:
+            with transaction.atomic():
+                Like.objects.create(user=user, **lookup)
+        except IntegrityError:
+            # A concurrent click of the same user inserted it first: liked, and counted once.
+            return True
+        liked, step = True, 1
+    model.objects.filter(pk=target.pk).update(like_count=F("like_count") + step)
+    if article_id:
+        _bump_thread(article_id)
+    return liked

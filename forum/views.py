@@ -1,9 +1,47 @@
+"""Thin views: parse and check at the edge, call a service or selector, render.
+
+Every interaction is a plain form or link first; htmx requests get a named partial of the same
+template instead of the whole page.
+"""
+
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404, redirect, render
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors
-from .models import Comment
+from . import permissions, selectors, services
+from .discussion import like_button_for, personalize, render_comment, render_threads, thread_context
+from .enums import CommentSort, CommentStatus
+from .forms import CommentForm, ThreadQueryForm
+from .models import Article, Comment
+
+TEMPLATE = "forum/article_detail.html"
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _bad_request(request, message: str) -> HttpResponse:
+    return render(request, "400.html", {"message": message}, status=400)
+
+
+def _login_required(request, next_url: str) -> HttpResponse:
+    """Anonymous → the login page, coming back to `next_url` (htmx follows with HX-Redirect)."""
+    response = redirect_to_login(next_url)
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": response.url})
+    return response
 
 
 def home(request):
@@ -21,11 +59,240 @@ def column_detail(request, slug: str):
     return render(request, "forum/column_detail.html", {"column": selectors.get_column(slug=slug)})
 
 
+@require_GET
 def article_detail(request, column_slug: str, slug: str):
     article = selectors.get_article(column_slug=column_slug, slug=slug)
-    return render(request, "forum/article_detail.html", {"article": article})
+    return _article_page(request, article)
+
+
+def _article_page(request, article: Article, *, comment_form=None, status: int = 200):
+    query = ThreadQueryForm(request.GET)
+    if not query.is_valid():
+        return _bad_request(request, _("Unknown sort order."))
+    sort, author_only = query.cleaned_data["sort"], query.cleaned_data["author"]
+    try:
+        cursor = (
+            selectors.Cursor.decode(query.cleaned_data["cursor"], sort=sort)
+            if query.cleaned_data["cursor"]
+            else None
+        )
+    except selectors.BadCursor:
+        return _bad_request(request, _("This “load more” link is broken or outdated."))
+    start_at = None
+    if request.GET.get("c", "").isdigit():
+        target = Comment.objects.filter(pk=request.GET["c"], article=article).only("root").first()
+        if target is not None:
+            start_at = Comment.objects.filter(pk=target.root_id).first()
+
+    threads = render_threads(
+        request, article=article, sort=sort, author_only=author_only, cursor=cursor, start_at=start_at
+    )
+    if request.htmx and cursor and not request.htmx.history_restore_request:
+        return _vary(HttpResponse(threads.html))
+
+    previous_chapter, next_chapter = selectors.get_chapter_neighbours(article=article)
+    article_liked = selectors.liked_ids(user=request.user, comment_ids=[], article=article)[1]
+    context = {
+        "article": article,
+        "threads_html": threads.html,
+        "sort": sort,
+        "sorts": CommentSort.choices,
+        "author_only": author_only,
+        "start_at": start_at,
+        "previous_chapter": previous_chapter,
+        "next_chapter": next_chapter,
+        "can_write": permissions.can_write(request.user),
+        "comment_form": comment_form or CommentForm(),
+        "article_like_button": _article_like_button(request, article, article_liked),
+    }
+    return _vary(render(request, TEMPLATE, context, status=status))
+
+
+def _article_like_button(request, article: Article, liked: bool):
+    url = reverse("forum:article-like", args=[article.column.slug, article.slug])
+    return like_button_for(
+        request, url=url, count=article.total_like_count, liked=liked, next_url=article.get_absolute_url()
+    )
+
+
+@require_POST
+def comment_create(request, column_slug: str, slug: str):
+    article = selectors.get_article(column_slug=column_slug, slug=slug)
+    if not request.user.is_authenticated:
+        return _login_required(request, article.get_absolute_url())
+    permissions.check_can_write(request.user)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return _vary(_form_partial(request, article, form, status=400))
+        return _article_page(request, article, comment_form=form, status=400)
+    comment = services.post_comment(article=article, author=request.user, body=form.cleaned_data["body"])
+    if request.htmx:
+        comment.article = article
+        new_thread = mark_safe(f'<li class="thread" id="t-{comment.pk}">{render_comment(request, comment)}</li>')  # noqa: S308
+        return _vary(_form_partial(request, article, CommentForm(), new_thread=new_thread))
+    return redirect(comment.get_absolute_url())
+
+
+def _form_partial(request, article, form, *, status: int = 200, new_thread=None) -> HttpResponse:
+    return render(
+        request,
+        f"{TEMPLATE}#comment_form",
+        {
+            "article": article,
+            "comment_form": form,
+            "can_write": permissions.can_write(request.user),
+            "new_thread": new_thread,
+        },
+        status=status,
+    )
+
+
+@require_POST
+def comment_preview(request):
+    if not permissions.can_write(request.user):
+        return HttpResponse(_("Log in with a verified email to preview."), status=403)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        errors = " ".join(form.errors.get("body", []))
+        return HttpResponse(f'<p class="error">{escape(errors)}</p>', status=400)
+    html = services.render_comment(form.cleaned_data["body"])
+    if request.htmx:
+        return HttpResponse(html)
+    return render(request, "forum/comment_preview.html", {"preview": mark_safe(html), "form": form})  # noqa: S308
 
 
 def comment_permalink(request, pk: int):
-    comment = get_object_or_404(Comment.objects.select_related("article__column"), pk=pk)
-    return redirect(f"{comment.article.get_absolute_url()}#c-{comment.pk}")
+    comment = selectors.get_comment_for_permalink(pk=pk)
+    url = comment.article.get_absolute_url()
+    return redirect(f"{url}?c={comment.pk}#c-{comment.pk}")
+
+
+@require_http_methods(["GET", "POST"])
+def comment_reply(request, pk: int):
+    parent = selectors.get_comment(pk=pk)
+    if not request.user.is_authenticated:
+        return _login_required(request, parent.get_absolute_url())
+    permissions.check_can_write(request.user)
+    permissions.check_can_reply_to(parent)
+    auto_id = f"id_reply{parent.pk}_%s"
+    if request.method == "POST":
+        form = CommentForm(request.POST, auto_id=auto_id)
+        if form.is_valid():
+            reply = services.post_comment(
+                article=parent.article, author=request.user, body=form.cleaned_data["body"], parent=parent
+            )
+            if request.htmx:
+                reply.article, reply.parent = parent.article, parent
+                return _vary(HttpResponse(render_comment(request, reply)))
+            return redirect(reply.get_absolute_url())
+        status = 400
+    else:
+        form, status = CommentForm(auto_id=auto_id), 200
+    template = "forum/comment_reply.html#form" if request.htmx else "forum/comment_reply.html"
+    return _vary(render(request, template, {"parent": parent, "form": form}, status=status))
+
+
+@require_http_methods(["GET", "POST"])
+def comment_edit(request, pk: int):
+    comment = selectors.get_comment(pk=pk)
+    if not request.user.is_authenticated:
+        return _login_required(request, comment.get_absolute_url())
+    permissions.check_can_edit_comment(request.user, comment)
+    auto_id = f"id_edit{comment.pk}_%s"
+    if request.method == "POST":
+        form = CommentForm(request.POST, auto_id=auto_id)
+        if form.is_valid():
+            services.edit_comment(comment=comment, body=form.cleaned_data["body"])
+            if request.htmx:
+                return _vary(HttpResponse(render_comment(request, comment)))
+            return redirect(comment.get_absolute_url())
+        status = 400
+    else:
+        form, status = CommentForm(initial={"body": comment.body_md}, auto_id=auto_id), 200
+    template = "forum/comment_edit.html#form" if request.htmx else "forum/comment_edit.html"
+    return _vary(render(request, template, {"comment": comment, "form": form}, status=status))
+
+
+@require_http_methods(["GET", "POST"])
+def comment_delete(request, pk: int):
+    comment = selectors.get_comment(pk=pk)
+    if not request.user.is_authenticated:
+        return _login_required(request, comment.get_absolute_url())
+    permissions.check_can_edit_comment(request.user, comment)
+    if request.method == "POST":
+        services.delete_comment(comment=comment)
+        if request.htmx:
+            return HttpResponse(render_comment(request, comment) if comment.reply_count else "")
+        return redirect(f"{comment.article.get_absolute_url()}#discussion")
+    return render(request, "forum/comment_delete.html", {"comment": comment})
+
+
+@require_POST
+def comment_like(request, pk: int):
+    comment = selectors.get_comment(pk=pk)
+    if not request.user.is_authenticated:
+        return _login_required(request, comment.get_absolute_url())
+    permissions.check_can_write(request.user)
+    if comment.status != CommentStatus.VISIBLE:
+        return HttpResponse(_("This comment is no longer visible."), status=409)
+    liked = services.toggle_like(user=request.user, comment=comment)
+    if request.htmx:
+        comment.refresh_from_db(fields=["like_count"])
+        url = reverse("forum:comment-like", args=[comment.pk])
+        return HttpResponse(
+            like_button_for(
+                request, url=url, count=comment.total_like_count, liked=liked, next_url=comment.get_absolute_url()
+            )
+        )
+    return redirect(_safe_next(request) or comment.get_absolute_url())
+
+
+@require_POST
+def article_like(request, column_slug: str, slug: str):
+    article = selectors.get_article(column_slug=column_slug, slug=slug)
+    if not request.user.is_authenticated:
+        return _login_required(request, article.get_absolute_url())
+    permissions.check_can_write(request.user)
+    liked = services.toggle_like(user=request.user, article=article)
+    if request.htmx:
+        article.refresh_from_db(fields=["like_count"])
+        return HttpResponse(_article_like_button(request, article, liked))
+    return redirect(article.get_absolute_url())
+
+
+def _safe_next(request) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return None
+
+
+@require_POST
+def comment_feature(request, pk: int):
+    comment = selectors.get_comment(pk=pk)
+    if not request.user.is_authenticated:
+        return _login_required(request, comment.get_absolute_url())
+    permissions.check_can_feature(request.user, comment.article)
+    if comment.parent_id is not None or comment.status != CommentStatus.VISIBLE:
+        return _bad_request(request, _("Only visible top-level comments can be featured."))
+    featured = request.POST.get("featured") == "1"
+    services.set_comment_featured(comment=comment, featured=featured)
+    if request.htmx:
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    return redirect(comment.get_absolute_url())
+
+
+@require_GET
+def comment_replies(request, pk: int):
+    root = selectors.get_comment(pk=pk)
+    if root.parent_id is not None:
+        return _bad_request(request, _("Only a thread's first comment has a reply list."))
+    if not request.htmx:
+        return redirect(root.get_absolute_url())
+    replies = selectors.get_more_replies(root=root)
+    html = render_to_string(
+        f"{TEMPLATE}#replies", {"replies": replies, "article": root.article, **thread_context()}
+    )
+    comments = [(c.pk, c.author_id) for c in replies]
+    return _vary(HttpResponse(personalize(request, html, article=root.article, comments=comments)))

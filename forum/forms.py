@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .enums import CommentSort
+
+COMMENT_MAX_LENGTH = 10_000
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label=_("Your comment"),
+        max_length=COMMENT_MAX_LENGTH,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": COMMENT_MAX_LENGTH}),
+        error_messages={
+            "required": _("Write something first: the comment is empty."),
+            "max_length": _("A comment can be at most %(limit_value)d characters (it has %(show_value)d)."),
+        },
+        help_text=_("Markdown: **bold**, `code`, ``` code blocks, > quotes, links. @name mentions someone."),
+    )
+
+
+class ThreadQueryForm(forms.Form):
+    """The discussion's URL parameters: sort, filter, cursor, all shareable."""
+
+    sort = forms.ChoiceField(choices=CommentSort.choices, required=False)
+    author = forms.BooleanField(required=False)
+    cursor = forms.CharField(required=False, max_length=200)
+
+    def clean_sort(self):
+        return self.cleaned_data["sort"] or CommentSort.TOP

@@ -1,0 +1,74 @@
+"""Who may do what. `can_*` answer for templates; `check_*` raise for views.
+
+Results that need a query (moderator group, verified email) are remembered on the user object
+for the rest of the request.
+"""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from .enums import CommentStatus
+from .models import Article, Comment
+
+MODERATORS_GROUP = "Moderators"
+
+
+def is_moderator(user) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if not hasattr(user, "_colloquy_is_moderator"):
+        user._colloquy_is_moderator = user.is_staff and user.groups.filter(name=MODERATORS_GROUP).exists()
+    return user._colloquy_is_moderator
+
+
+def has_verified_email(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    if not hasattr(user, "_colloquy_verified"):
+        user._colloquy_verified = EmailAddress.objects.filter(user=user, verified=True).exists()
+    return user._colloquy_verified
+
+
+def can_write(user) -> bool:
+    return user.is_authenticated and user.is_active and has_verified_email(user)
+
+
+def can_edit_comment(user, comment: Comment) -> bool:
+    return (
+        user.is_authenticated
+        and comment.author_id == user.pk
+        and comment.status == CommentStatus.VISIBLE
+        and can_write(user)
+    )
+
+
+can_delete_comment = can_edit_comment
+
+
+def can_feature(user, article: Article) -> bool:
+    return user.is_authenticated and (article.author_id == user.pk or is_moderator(user))
+
+
+def check_can_write(user) -> None:
+    if not can_write(user):
+        raise PermissionDenied(_("Verify your email address to take part in discussions."))
+
+
+def check_can_edit_comment(user, comment: Comment) -> None:
+    if not can_edit_comment(user, comment):
+        raise PermissionDenied(_("Only the comment's author can change it."))
+
+
+def check_can_feature(user, article: Article) -> None:
+    if not can_feature(user, article):
+        raise PermissionDenied(_("Only the article's author or a moderator can feature comments."))
+
+
+def check_can_reply_to(comment: Comment) -> None:
+    if comment.status != CommentStatus.VISIBLE:
+        raise PermissionDenied(_("This comment can no longer be replied to."))
