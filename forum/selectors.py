@@ -102,7 +102,7 @@ class Cursor:
 
     @classmethod
     def of(cls, comment: Comment, *, sort: str) -> Cursor:
-        value = comment.score if sort == CommentSort.TOP else comment.created_at.isoformat()
+        value = comment.total_like_count if sort == CommentSort.TOP else comment.created_at.isoformat()
         return cls(featured=comment.is_featured, value=value, pk=comment.pk)
 
 

@@ -7,10 +7,11 @@ a discussion looks like bumps the article's `thread_version`, the key of its cac
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -193,3 +194,41 @@ def toggle_like(*, user: User, comment: Comment | None = None, article: Article 
     if article_id:
         _bump_thread(article_id)
     return liked
+
+
+@dataclass(frozen=True)
+class Drift:
+    model: str
+    pk: int
+    field: str
+    stored: int
+    counted: int
+
+
+@transaction.atomic
+def recount_counters(*, fix: bool) -> list[Drift]:
+    """Compare every stored counter with a recount (one query per counter kind)."""
+    checks = [
+        (Comment, "like_count", Count("likes", distinct=True)),
+        (Comment, "reply_count", Count("replies", filter=Q(replies__status=CommentStatus.VISIBLE), distinct=True)),
+        (Article, "like_count", Count("likes", distinct=True)),
+        (Article, "comment_count", Count("comments", filter=Q(comments__status=CommentStatus.VISIBLE), distinct=True)),
+    ]
+    drift: list[Drift] = []
+    for model, field, counted in checks:
+        rows = (
+            model.objects.annotate(counted=counted)
+            .exclude(**{field: F("counted")})
+            .values_list("pk", field, "counted")
+        )
+        for pk, stored, actual in rows:
+            drift.append(Drift(model.__name__, pk, field, stored, actual))
+            if fix:
+                model.objects.filter(pk=pk).update(**{field: actual})
+    if fix and drift:
+        # The cached renderings show counters: retire them.
+        article_ids = {d.pk for d in drift if d.model == "Article"}
+        comment_ids = [d.pk for d in drift if d.model == "Comment"]
+        article_ids |= set(Comment.objects.filter(pk__in=comment_ids).values_list("article_id", flat=True))
+        Article.objects.filter(pk__in=article_ids).update(thread_version=F("thread_version") + 1)
+    return drift
