@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(args: list[str], env_overrides: dict[str, str], tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY"}}
+    hidden = {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env_overrides})
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
