@@ -15,23 +15,62 @@ class ColumnAdmin(admin.ModelAdmin):
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "column", "position", "author", "is_published", "comment_count", "like_count"]
+    list_display = [
+        "title",
+        "column",
+        "position",
+        "author",
+        "is_published",
+        "comment_count",
+        "like_count",
+    ]
     list_filter = ["is_published", "column"]
     search_fields = ["title", "column__title"]
     list_select_related = ["column", "author"]
-    readonly_fields = ["like_count", "legacy_like_count", "comment_count", "last_commented_at", "legacy_key"]
+    readonly_fields = [
+        "like_count",
+        "legacy_like_count",
+        "comment_count",
+        "last_commented_at",
+        "legacy_key",
+    ]
     autocomplete_fields = ["author", "column"]
     prepopulated_fields = {"slug": ["title"]}
 
 
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
-    list_display = ["id", "excerpt", "author", "article", "status", "is_featured", "like_count", "created_at", "permalink"]
-    list_filter = ["status", "is_featured", ("legacy_key", admin.EmptyFieldListFilter), "created_at"]
+    list_display = [
+        "id",
+        "excerpt",
+        "author",
+        "article",
+        "status",
+        "is_featured",
+        "like_count",
+        "created_at",
+        "permalink",
+    ]
+    list_filter = [
+        "status",
+        "is_featured",
+        ("legacy_key", admin.EmptyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["body_md", "author__display_name", "article__title"]
     list_select_related = ["author", "article"]
     raw_id_fields = ["author", "article", "parent"]
-    readonly_fields = ["root", "depth", "path", "like_count", "reply_count", "legacy_like_count", "legacy_reply_count", "legacy_key", "legacy_position"]
+    readonly_fields = [
+        "root",
+        "depth",
+        "path",
+        "like_count",
+        "reply_count",
+        "legacy_like_count",
+        "legacy_reply_count",
+        "legacy_key",
+        "legacy_position",
+    ]
     date_hierarchy = "created_at"
 
     @admin.display(description=_("text"))

@@ -154,7 +154,9 @@ def render_comment(request, comment: Comment) -> SafeString:
     )
 
 
-def personalize(request, html: str, *, article: Article, comments: list[tuple[int, int]]) -> SafeString:
+def personalize(
+    request, html: str, *, article: Article, comments: list[tuple[int, int]]
+) -> SafeString:
     user = request.user
     prefix = _comment_urls()
     if user.is_authenticated:
@@ -179,7 +181,11 @@ def personalize(request, html: str, *, article: Article, comments: list[tuple[in
                 login_url=f"{login}?next={url}",
                 text=text,
             )
-        is_root, featured, author_id = match.group(3) == "1", match.group(4) == "1", int(match.group(5))
+        is_root, featured, author_id = (
+            match.group(3) == "1",
+            match.group(4) == "1",
+            int(match.group(5)),
+        )
         parts = []
         if can_write and author_id == user.pk:
             parts.append(

@@ -16,9 +16,13 @@ class CommentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": COMMENT_MAX_LENGTH}),
         error_messages={
             "required": _("Write something first: the comment is empty."),
-            "max_length": _("A comment can be at most %(limit_value)d characters (it has %(show_value)d)."),
+            "max_length": _(
+                "A comment can be at most %(limit_value)d characters (it has %(show_value)d)."
+            ),
         },
-        help_text=_("Markdown: **bold**, `code`, ``` code blocks, > quotes, links. @name mentions someone."),
+        help_text=_(
+            "Markdown: **bold**, `code`, ``` code blocks, > quotes, links. @name mentions someone."
+        ),
     )
 
 

@@ -41,7 +41,9 @@ class Column(models.Model):
     )
     cover = models.ImageField(_("cover"), upload_to="covers/", blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    legacy_key = models.CharField(
+        max_length=200, null=True, blank=True, unique=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("column")
@@ -80,14 +82,18 @@ class Article(models.Model):
     last_commented_at = models.DateTimeField(_("last comment at"), null=True, blank=True)
     # Bumped by every write to the discussion: the key of its cached rendering.
     thread_version = models.PositiveIntegerField(default=0, editable=False)
-    legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    legacy_key = models.CharField(
+        max_length=200, null=True, blank=True, unique=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("article")
         verbose_name_plural = _("articles")
         ordering = ["column", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["column", "slug"], name="article_slug_unique_in_column"),
+            models.UniqueConstraint(
+                fields=["column", "slug"], name="article_slug_unique_in_column"
+            ),
             models.UniqueConstraint(
                 fields=["column", "position"], name="article_position_unique_in_column"
             ),
@@ -150,7 +156,9 @@ class Comment(models.Model):
     reply_count = models.PositiveIntegerField(_("replies"), default=0)
     legacy_like_count = models.IntegerField(_("legacy likes"), default=0)
     legacy_reply_count = models.IntegerField(_("legacy replies"), default=0)
-    legacy_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    legacy_key = models.CharField(
+        max_length=200, null=True, blank=True, unique=True, editable=False
+    )
     legacy_position = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:

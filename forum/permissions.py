@@ -22,7 +22,9 @@ def is_moderator(user) -> bool:
     if user.is_superuser:
         return True
     if not hasattr(user, "_colloquy_is_moderator"):
-        user._colloquy_is_moderator = user.is_staff and user.groups.filter(name=MODERATORS_GROUP).exists()
+        user._colloquy_is_moderator = (
+            user.is_staff and user.groups.filter(name=MODERATORS_GROUP).exists()
+        )
     return user._colloquy_is_moderator
 
 

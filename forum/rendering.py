@@ -47,13 +47,18 @@ def _keep_language_class(tag: str, attr: str, value: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _article_md() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
+        ["table", "strikethrough"]
+    )
 
 
 @lru_cache(maxsize=1)
 def _comment_md() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True})
-    md.disable(["heading", "lheading", "image", "table", "list", "hr", "html_block", "html_inline"], ignoreInvalid=True)
+    md.disable(
+        ["heading", "lheading", "image", "table", "list", "hr", "html_block", "html_inline"],
+        ignoreInvalid=True,
+    )
     md.enable("strikethrough")
     md.core.ruler.push("mentions", _link_mentions)
     return md

@@ -19,10 +19,12 @@ from .models import Article, Column, Comment, Like
 
 def list_columns() -> list[Column]:
     return list(
-        Column.objects.select_related("author").annotate(
+        Column.objects.select_related("author")
+        .annotate(
             chapter_count=Count("articles", filter=Q(articles__is_published=True), distinct=True),
             latest_activity=Max("articles__last_commented_at"),
-        ).order_by("title")
+        )
+        .order_by("title")
     )
 
 
@@ -55,12 +57,13 @@ def get_article(*, column_slug: str, slug: str) -> Article:
 
 def list_user_comments(*, user: User, page: str | int | None, per_page: int = 20) -> Page:
     comments = (
-        Comment.objects.filter(author=user, status=CommentStatus.VISIBLE, article__is_published=True)
+        Comment.objects.filter(
+            author=user, status=CommentStatus.VISIBLE, article__is_published=True
+        )
         .select_related("article__column")
         .order_by("-created_at", "-id")
     )
     return Paginator(comments, per_page).get_page(page)
-
 
 
 # --- The discussion under an article -------------------------------------------------------
@@ -102,7 +105,9 @@ class Cursor:
 
     @classmethod
     def of(cls, comment: Comment, *, sort: str) -> Cursor:
-        value = comment.total_like_count if sort == CommentSort.TOP else comment.created_at.isoformat()
+        value = (
+            comment.total_like_count if sort == CommentSort.TOP else comment.created_at.isoformat()
+        )
         return cls(featured=comment.is_featured, value=value, pk=comment.pk)
 
 
@@ -186,7 +191,9 @@ def get_thread_page(
     if author_only:
         roots_qs = roots_qs.filter(author_reply_count__gt=0)
     if start_at is not None:
-        roots_qs = roots_qs.filter(_after(Cursor.of(start_at, sort=sort), sort=sort, inclusive=True))
+        roots_qs = roots_qs.filter(
+            _after(Cursor.of(start_at, sort=sort), sort=sort, inclusive=True)
+        )
     elif cursor is not None:
         roots_qs = roots_qs.filter(_after(cursor, sort=sort))
     roots = list(roots_qs[: per_page + 1])
@@ -244,7 +251,9 @@ def _attach_replies(roots: list[Comment], replies: list[Comment], *, article: Ar
         for reply in reversed(thread):  # children come after parents in path order
             if reply.status == CommentStatus.VISIBLE or reply.pk in needed:
                 needed.add(reply.parent_id)
-        root.shown_replies = [r for r in thread if r.status == CommentStatus.VISIBLE or r.pk in needed]
+        root.shown_replies = [
+            r for r in thread if r.status == CommentStatus.VISIBLE or r.pk in needed
+        ]
         visible_shown = sum(1 for r in root.shown_replies if r.status == CommentStatus.VISIBLE)
         root.more_replies = max(getattr(root, "thread_size", 0) - visible_shown, 0)
         for comment in [root, *root.shown_replies]:
@@ -279,7 +288,9 @@ def get_chapter_neighbours(*, article: Article) -> tuple[Article | None, Article
     return previous, following
 
 
-def liked_ids(*, user, comment_ids: list[int], article: Article | None = None) -> tuple[set[int], bool]:
+def liked_ids(
+    *, user, comment_ids: list[int], article: Article | None = None
+) -> tuple[set[int], bool]:
     """The comments (among `comment_ids`) and whether the article the user likes: one query."""
     if not user.is_authenticated:
         return set(), False

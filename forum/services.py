@@ -167,7 +167,9 @@ def set_comment_featured(*, comment: Comment, featured: bool) -> Comment:
 
 
 @transaction.atomic
-def toggle_like(*, user: User, comment: Comment | None = None, article: Article | None = None) -> bool:
+def toggle_like(
+    *, user: User, comment: Comment | None = None, article: Article | None = None
+) -> bool:
     """Like the target, or take the like back. Returns whether the user likes it now.
 
     Insert-or-delete, never read-then-write: the unique constraint decides a race between two
@@ -210,9 +212,17 @@ def recount_counters(*, fix: bool) -> list[Drift]:
     """Compare every stored counter with a recount (one query per counter kind)."""
     checks = [
         (Comment, "like_count", Count("likes", distinct=True)),
-        (Comment, "reply_count", Count("replies", filter=Q(replies__status=CommentStatus.VISIBLE), distinct=True)),
+        (
+            Comment,
+            "reply_count",
+            Count("replies", filter=Q(replies__status=CommentStatus.VISIBLE), distinct=True),
+        ),
         (Article, "like_count", Count("likes", distinct=True)),
-        (Article, "comment_count", Count("comments", filter=Q(comments__status=CommentStatus.VISIBLE), distinct=True)),
+        (
+            Article,
+            "comment_count",
+            Count("comments", filter=Q(comments__status=CommentStatus.VISIBLE), distinct=True),
+        ),
     ]
     drift: list[Drift] = []
     for model, field, counted in checks:
@@ -229,6 +239,8 @@ def recount_counters(*, fix: bool) -> list[Drift]:
         # The cached renderings show counters: retire them.
         article_ids = {d.pk for d in drift if d.model == "Article"}
         comment_ids = [d.pk for d in drift if d.model == "Comment"]
-        article_ids |= set(Comment.objects.filter(pk__in=comment_ids).values_list("article_id", flat=True))
+        article_ids |= set(
+            Comment.objects.filter(pk__in=comment_ids).values_list("article_id", flat=True)
+        )
         Article.objects.filter(pk__in=article_ids).update(thread_version=F("thread_version") + 1)
     return drift

@@ -16,6 +16,10 @@ urlpatterns = [
     path("comments/preview/", views.comment_preview, name="comment-preview"),
     path("columns/<str:slug>/", views.column_detail, name="column-detail"),
     path("columns/<str:column_slug>/<str:slug>/", views.article_detail, name="article-detail"),
-    path("columns/<str:column_slug>/<str:slug>/comments/", views.comment_create, name="comment-create"),
+    path(
+        "columns/<str:column_slug>/<str:slug>/comments/",
+        views.comment_create,
+        name="comment-create",
+    ),
     path("columns/<str:column_slug>/<str:slug>/like/", views.article_like, name="article-like"),
 ]

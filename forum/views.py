@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -85,7 +85,12 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
             start_at = Comment.objects.filter(pk=target.root_id).first()
 
     threads = render_threads(
-        request, article=article, sort=sort, author_only=author_only, cursor=cursor, start_at=start_at
+        request,
+        article=article,
+        sort=sort,
+        author_only=author_only,
+        cursor=cursor,
+        start_at=start_at,
     )
     if request.htmx and cursor and not request.htmx.history_restore_request:
         return _vary(HttpResponse(threads.html))
@@ -111,7 +116,11 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
 def _article_like_button(request, article: Article, liked: bool):
     url = reverse("forum:article-like", args=[article.column.slug, article.slug])
     return like_button_for(
-        request, url=url, count=article.total_like_count, liked=liked, next_url=article.get_absolute_url()
+        request,
+        url=url,
+        count=article.total_like_count,
+        liked=liked,
+        next_url=article.get_absolute_url(),
     )
 
 
@@ -126,10 +135,14 @@ def comment_create(request, column_slug: str, slug: str):
         if request.htmx:
             return _vary(_form_partial(request, article, form, status=400))
         return _article_page(request, article, comment_form=form, status=400)
-    comment = services.post_comment(article=article, author=request.user, body=form.cleaned_data["body"])
+    comment = services.post_comment(
+        article=article, author=request.user, body=form.cleaned_data["body"]
+    )
     if request.htmx:
         comment.article = article
-        new_thread = mark_safe(f'<li class="thread" id="t-{comment.pk}">{render_comment(request, comment)}</li>')  # noqa: S308
+        new_thread = format_html(
+            '<li class="thread" id="t-{}">{}</li>', comment.pk, render_comment(request, comment)
+        )
         return _vary(_form_partial(request, article, CommentForm(), new_thread=new_thread))
     return redirect(comment.get_absolute_url())
 
@@ -180,7 +193,10 @@ def comment_reply(request, pk: int):
         form = CommentForm(request.POST, auto_id=auto_id)
         if form.is_valid():
             reply = services.post_comment(
-                article=parent.article, author=request.user, body=form.cleaned_data["body"], parent=parent
+                article=parent.article,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                parent=parent,
             )
             if request.htmx:
                 reply.article, reply.parent = parent.article, parent
@@ -242,7 +258,11 @@ def comment_like(request, pk: int):
         url = reverse("forum:comment-like", args=[comment.pk])
         return HttpResponse(
             like_button_for(
-                request, url=url, count=comment.total_like_count, liked=liked, next_url=comment.get_absolute_url()
+                request,
+                url=url,
+                count=comment.total_like_count,
+                liked=liked,
+                next_url=comment.get_absolute_url(),
             )
         )
     return redirect(_safe_next(request) or comment.get_absolute_url())
@@ -263,7 +283,9 @@ def article_like(request, column_slug: str, slug: str):
 
 def _safe_next(request) -> str | None:
     target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
         return target
     return None
 

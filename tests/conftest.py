@@ -57,7 +57,6 @@ def reader_client(client, reader):
     return client
 
 
-
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate limits and cached fragments live in the cache: no test inherits another's."""

@@ -107,13 +107,24 @@ DISCUSSION = {
     0: [
         [
             ("reader", "第五站写得很清楚。想问一下：反向代理和应用进程之间一般用什么协议？"),
-            ("author", "常见的是 HTTP/1.1（gunicorn、uWSGI 都支持），也有用 uwsgi 协议的。专栏后面讲部署时会展开。", 0),
+            (
+                "author",
+                "常见的是 HTTP/1.1（gunicorn、uWSGI 都支持），也有用 uwsgi 协议的。专栏后面讲部署时会展开。",
+                0,
+            ),
             ("reader", "明白了，谢谢老师！", 1),
         ],
         [
-            ("ada", "The code sample returns **400** on an invalid form — nice. Many tutorials return 200 with errors, which confuses htmx clients."),
+            (
+                "ada",
+                "The code sample returns **400** on an invalid form — nice. Many tutorials return 200 with errors, which confuses htmx clients.",
+            ),
             ("wang", "同意，400 还能让前端区分“保存失败”和“保存成功”。", 0),
-            ("mei", "@ada_dev htmx by default doesn't swap 4xx responses, so you need `htmx:beforeSwap` or a response-targets extension.", 0),
+            (
+                "mei",
+                "@ada_dev htmx by default doesn't swap 4xx responses, so you need `htmx:beforeSwap` or a response-targets extension.",
+                0,
+            ),
         ],
         [
             ("mei", "期待后面讲观测的部分 👀"),

@@ -169,7 +169,11 @@ def test_account_pages_render_for_a_verified_user(reader_client, url_name):
 def test_password_change_with_wrong_old_password_changes_nothing(reader_client, reader):
     response = reader_client.post(
         reverse("account_change_password"),
-        {"oldpassword": "wrong", "password1": "another-long-pass-1", "password2": "another-long-pass-1"},
+        {
+            "oldpassword": "wrong",
+            "password1": "another-long-pass-1",
+            "password2": "another-long-pass-1",
+        },
     )
     assert response.status_code == 200
     reader.refresh_from_db()

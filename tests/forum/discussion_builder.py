@@ -13,7 +13,13 @@ from tests.factories import UserFactory
 
 
 def build_discussion(
-    article: Article, *, comments: int, roots: int, max_depth: int = 6, seed: int = 7, users: int = 25
+    article: Article,
+    *,
+    comments: int,
+    roots: int,
+    max_depth: int = 6,
+    seed: int = 7,
+    users: int = 25,
 ) -> list[Comment]:
     rng = random.Random(seed)
     people = [UserFactory() for _ in range(users)] + [article.author]

@@ -29,7 +29,7 @@ def comment_ids(html: str) -> list[int]:
 
 def test_roots_sort_by_likes_then_newest_with_featured_first(article):
     low, high, featured = (CommentFactory(article=article) for _ in range(3))
-    for n in range(3):
+    for _ in range(3):
         services.toggle_like(user=UserFactory(), comment=high)
     services.toggle_like(user=UserFactory(), comment=low)
     services.set_comment_featured(comment=featured, featured=True)
@@ -104,7 +104,9 @@ def test_cursor_pages_cover_every_root_once_in_order(article, sort):
     build_discussion(article, comments=50, roots=45)
     for comment in Comment.objects.filter(article=article, parent=None)[:10]:
         services.toggle_like(user=UserFactory(), comment=comment)
-    expected = [r.pk for r in selectors.get_thread_page(article=article, sort=sort, per_page=100).roots]
+    expected = [
+        r.pk for r in selectors.get_thread_page(article=article, sort=sort, per_page=100).roots
+    ]
 
     seen, cursor = [], None
     while True:
@@ -122,11 +124,15 @@ def test_next_page_is_stable_when_new_comments_arrive(article):
     build_discussion(article, comments=30, roots=30)
     first = selectors.get_thread_page(article=article, sort=CommentSort.NEWEST)
     expected_second = selectors.get_thread_page(
-        article=article, sort=CommentSort.NEWEST, cursor=selectors.Cursor.decode(first.next_cursor, sort="newest")
+        article=article,
+        sort=CommentSort.NEWEST,
+        cursor=selectors.Cursor.decode(first.next_cursor, sort="newest"),
     )
     CommentFactory(article=article)  # arrives between the two page loads
     second = selectors.get_thread_page(
-        article=article, sort=CommentSort.NEWEST, cursor=selectors.Cursor.decode(first.next_cursor, sort="newest")
+        article=article,
+        sort=CommentSort.NEWEST,
+        cursor=selectors.Cursor.decode(first.next_cursor, sort="newest"),
     )
 
     assert [r.pk for r in second.roots] == [r.pk for r in expected_second.roots]
@@ -135,7 +141,9 @@ def test_next_page_is_stable_when_new_comments_arrive(article):
 def test_load_more_link_works_without_javascript_and_as_htmx_fragment(client, article):
     build_discussion(article, comments=25, roots=25)
     first = client.get(article.get_absolute_url())
-    more = re.search(r'<li class="load-more"><a [^>]*href="([^"]+)#discussion"', first.text).group(1)
+    more = re.search(r'<li class="load-more"><a [^>]*href="([^"]+)#discussion"', first.text).group(
+        1
+    )
     more = more.replace("&amp;", "&")
 
     plain = client.get(more)
@@ -194,7 +202,9 @@ def test_permalink_of_unknown_comment_is_404(client):
 # --- Tombstones and marks ------------------------------------------------------------------
 
 
-def test_deleted_comment_with_replies_leaves_a_tombstone_and_without_replies_is_gone(client, article):
+def test_deleted_comment_with_replies_leaves_a_tombstone_and_without_replies_is_gone(
+    client, article
+):
     with_reply, alone = CommentFactory(article=article), CommentFactory(article=article)
     reply = CommentFactory(parent=with_reply)
     services.delete_comment(comment=with_reply)
@@ -216,7 +226,10 @@ def test_deep_replies_stop_indenting_and_say_whom_they_answer(client, article):
     html = client.get(article.get_absolute_url()).text
 
     assert f'class="comment indent-4" id="c-{parent.pk}"' in html
-    assert f"replying to <a href=\"#c-{parent.parent_id}\">@{parent.parent.author.display_name}</a>" in html
+    assert (
+        f'replying to <a href="#c-{parent.parent_id}">@{parent.parent.author.display_name}</a>'
+        in html
+    )
 
 
 def test_author_replies_are_marked_and_counted_on_the_root(client, article):
@@ -305,7 +318,9 @@ def test_article_page_runs_a_bounded_number_of_queries(
     assert len(thread_ids(signed_in.text)) == min(20, max(size // 10, 5))
 
 
-def test_home_and_column_pages_run_a_bounded_number_of_queries(client, django_assert_max_num_queries):
+def test_home_and_column_pages_run_a_bounded_number_of_queries(
+    client, django_assert_max_num_queries
+):
     for _ in range(6):
         article = ArticleFactory()
         build_discussion(article, comments=5, roots=3, users=2)

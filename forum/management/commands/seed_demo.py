@@ -62,7 +62,10 @@ class Command(BaseCommand):
     def _load(self, people: dict[str, User]) -> None:
         author = people["author"]
         column = services.create_column(
-            author=author, title=COLUMN["title"], slug=COLUMN["slug"], description=COLUMN["description"]
+            author=author,
+            title=COLUMN["title"],
+            slug=COLUMN["slug"],
+            description=COLUMN["description"],
         )
         start = timezone.now() - timedelta(days=30)
         articles = [
