@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Article, Column, Comment, Like
+from .models import Article, Column, Comment, CommentRevision, Like
 
 
 @admin.register(Column)
@@ -38,8 +38,22 @@ class ArticleAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
 
 
+class CommentRevisionInline(admin.TabularInline):
+    """Earlier versions of an edited comment: history, so read-only."""
+
+    model = CommentRevision
+    extra = 0
+    can_delete = False
+    fields = ["body_md", "created_at", "replaced_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
+    inlines = [CommentRevisionInline]
     list_display = [
         "id",
         "excerpt",
