@@ -28,3 +28,22 @@ def update_profile(
         fields.append("avatar")
     user.save(update_fields=fields)
     return user
+
+
+@transaction.atomic
+def verify_email_by_password_reset(*, user: User) -> None:
+    """A password reset completed from the emailed link proves the address is the user's.
+
+    This is how a legacy account is claimed: an admin links the person's email to it, the
+    person asks for a password reset, and from then on logs in like anyone else.
+    """
+    if not user.email:
+        return
+    from allauth.account.models import EmailAddress
+
+    address, created = EmailAddress.objects.get_or_create(
+        user=user, email__iexact=user.email, defaults={"email": user.email, "primary": True}
+    )
+    if not address.verified:
+        address.verified = True
+        address.save(update_fields=["verified"])
