@@ -48,7 +48,9 @@ def test_admin_links_an_email_and_the_person_claims_the_account(
     assert len(mailoutbox) == 1
     link = re.search(r"(/accounts/password/reset/key/\S+/)", mailoutbox[0].body).group(1)
     form_url = client.get(link).url
-    client.post(form_url, {"password1": "my-new-long-password", "password2": "my-new-long-password"})
+    client.post(
+        form_url, {"password1": "my-new-long-password", "password2": "my-new-long-password"}
+    )
 
     response = client.post(
         reverse("account_login"),
