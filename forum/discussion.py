@@ -35,6 +35,7 @@ def labels() -> dict[str, str]:
     return {
         "author": gettext("Author"),
         "author_reply": gettext("Author reply"),
+        "editor_reply": gettext("Editor reply"),
         "featured": gettext("Featured"),
         "edited": gettext("edited"),
         "reply": gettext("Reply"),

@@ -12,3 +12,19 @@ class CommentSort(models.TextChoices):
     TOP = "top", _("Top")
     NEWEST = "newest", _("Newest")
     OLDEST = "oldest", _("Oldest")
+    ORIGINAL = "original", _("Original order")  # the order of the imported old page
+
+
+class ReplyRole(models.TextChoices):
+    """Who answered on the old site, for imported replies."""
+
+    NONE = "", _("Reader")
+    AUTHOR = "author", _("Author reply")  # 作者回复
+    EDITOR = "editor", _("Editor reply")  # 编辑回复
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")

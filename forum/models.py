@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .enums import CommentStatus
+from .enums import CommentStatus, ImportStatus, ReplyRole
 
 PATH_SEGMENT_WIDTH = 10
 
@@ -160,6 +160,10 @@ class Comment(models.Model):
         max_length=200, null=True, blank=True, unique=True, editable=False
     )
     legacy_position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Imported replies of the old site were by the column's author or by an editor.
+    legacy_role = models.CharField(
+        max_length=10, choices=ReplyRole.choices, default=ReplyRole.NONE, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("comment")
@@ -268,3 +272,40 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} 👍 {self.comment_id or self.article_id}"
+
+
+def import_upload_path(job: ImportJob, filename: str) -> str:
+    return f"imports/{timezone.now():%Y/%m}/{filename}"
+
+
+class ImportJob(models.Model):
+    """One upload of legacy pages through the admin, imported by a Celery task."""
+
+    upload = models.FileField(_("file"), upload_to=import_upload_path)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    column = models.CharField(_("column name"), max_length=200, blank=True)
+    author = models.CharField(_("column author"), max_length=100, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    done = models.PositiveIntegerField(_("files done"), default=0)
+    total = models.PositiveIntegerField(_("files in all"), default=0)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("legacy import")
+        verbose_name_plural = _("legacy imports")
+        ordering = ["-created_at"]
+        permissions = [("import_legacy", _("Can import legacy pages"))]
+
+    def __str__(self) -> str:
+        return f"{self.upload.name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0

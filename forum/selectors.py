@@ -95,7 +95,7 @@ class Cursor:
         try:
             raw = urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             featured, value, pk = raw.split("~")
-            if sort == CommentSort.TOP:
+            if sort in (CommentSort.TOP, CommentSort.ORIGINAL):
                 parsed: int | str = int(value)
             else:
                 parsed = datetime.fromisoformat(value).isoformat()
@@ -105,10 +105,21 @@ class Cursor:
 
     @classmethod
     def of(cls, comment: Comment, *, sort: str) -> Cursor:
-        value = (
-            comment.total_like_count if sort == CommentSort.TOP else comment.created_at.isoformat()
-        )
+        if sort == CommentSort.TOP:
+            value: int | str = comment.total_like_count
+        elif sort == CommentSort.ORIGINAL:
+            value = original_position(comment)
+        else:
+            value = comment.created_at.isoformat()
         return cls(featured=comment.is_featured, value=value, pk=comment.pk)
+
+
+# Comments written here (no old-page position) come after the imported ones.
+AFTER_IMPORTED = 2**31 - 1
+
+
+def original_position(comment: Comment) -> int:
+    return AFTER_IMPORTED if comment.legacy_position is None else comment.legacy_position
 
 
 def _sort_key(sort: str) -> tuple[str, bool]:
@@ -117,6 +128,7 @@ def _sort_key(sort: str) -> tuple[str, bool]:
         CommentSort.TOP: ("score", True),
         CommentSort.NEWEST: ("created_at", True),
         CommentSort.OLDEST: ("created_at", False),
+        CommentSort.ORIGINAL: ("original_position", False),
     }[sort]
 
 
@@ -124,7 +136,11 @@ def _after(cursor: Cursor, *, sort: str, inclusive: bool = False) -> Q:
     """Roots that come after the cursor in (featured desc, key, id) order (keyset paging)."""
     field, descending = _sort_key(sort)
     beyond = "lt" if descending else "gt"
-    value = cursor.value if sort == CommentSort.TOP else datetime.fromisoformat(cursor.value)
+    value = (
+        cursor.value
+        if sort in (CommentSort.TOP, CommentSort.ORIGINAL)
+        else datetime.fromisoformat(cursor.value)
+    )
     # Featured roots come first, so after a featured cursor every unfeatured root follows.
     later_group = Q(is_featured=False) if cursor.featured else Q(pk__in=[])
     return (
@@ -149,6 +165,7 @@ def _visible_thread_filter(article_author_id: int) -> dict:
     replies = Comment.objects.filter(root=OuterRef("pk"), depth__gt=0, status=CommentStatus.VISIBLE)
     return {
         "score": F("like_count") + Greatest(F("legacy_like_count"), Value(0)),
+        "original_position": Coalesce(F("legacy_position"), Value(AFTER_IMPORTED)),
         "thread_size": Coalesce(
             Subquery(replies.values("root").annotate(n=Count("pk")).values("n")[:1]), 0
         ),

@@ -101,7 +101,11 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         "article": article,
         "threads_html": threads.html,
         "sort": sort,
-        "sorts": CommentSort.choices,
+        "sorts": [
+            (value, label)
+            for value, label in CommentSort.choices
+            if value != CommentSort.ORIGINAL or article.legacy_key
+        ],
         "author_only": author_only,
         "start_at": start_at,
         "previous_chapter": previous_chapter,
