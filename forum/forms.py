@@ -29,9 +29,17 @@ class CommentForm(forms.Form):
 class ThreadQueryForm(forms.Form):
     """The discussion's URL parameters: sort, filter, cursor, all shareable."""
 
-    sort = forms.ChoiceField(choices=CommentSort.choices, required=False)
+    sort = forms.ChoiceField(
+        choices=CommentSort.choices,
+        required=False,
+        error_messages={"invalid_choice": _("Unknown sort order.")},
+    )
     author = forms.BooleanField(required=False)
-    cursor = forms.CharField(required=False, max_length=200)
+    cursor = forms.CharField(
+        required=False,
+        max_length=200,
+        error_messages={"max_length": _("This “load more” link is broken or outdated.")},
+    )
 
     def clean_sort(self):
         return self.cleaned_data["sort"] or CommentSort.TOP

@@ -247,10 +247,15 @@ def _whole_thread(root_id: int) -> list[Comment]:
 
 
 def get_more_replies(*, root: Comment) -> list[Comment]:
-    """The replies of a thread beyond the first REPLIES_SHOWN (for "show N more replies")."""
+    """The replies of a thread beyond the first REPLIES_SHOWN (for "show N more replies").
+
+    The first page took the first REPLIES_SHOWN rows in path order, tombstones included, so
+    "the rest" is whatever is shown now and was not among those rows.
+    """
     replies = _whole_thread(root.pk)
+    already_shown = {reply.pk for reply in replies[:REPLIES_SHOWN]}
     _attach_replies([root], replies, article=root.article)
-    return root.shown_replies[REPLIES_SHOWN:] if len(replies) > REPLIES_SHOWN else []
+    return [reply for reply in root.shown_replies if reply.pk not in already_shown]
 
 
 def _attach_replies(roots: list[Comment], replies: list[Comment], *, article: Article) -> None:
@@ -289,8 +294,18 @@ def get_comment_for_permalink(*, pk: int) -> Comment:
 
 def get_comment(*, pk: int) -> Comment:
     return get_object_or_404(
-        Comment.objects.select_related("article__column", "author", "parent__author"), pk=pk
+        Comment.objects.select_related("article__column", "author", "parent__author").filter(
+            article__is_published=True
+        ),
+        pk=pk,
     )
+
+
+def get_thread_root(*, article: Article, comment_id: int) -> Comment | None:
+    """The root of the thread holding `comment_id`, if that comment is under `article`."""
+    return Comment.objects.filter(
+        pk=Subquery(Comment.objects.filter(pk=comment_id, article=article).values("root_id")[:1])
+    ).first()
 
 
 def get_chapter_neighbours(*, article: Article) -> tuple[Article | None, Article | None]:

@@ -22,7 +22,7 @@ from . import permissions, selectors, services
 from .discussion import like_button_for, personalize, render_comment, render_threads, thread_context
 from .enums import CommentSort, CommentStatus
 from .forms import CommentForm, ThreadQueryForm
-from .models import Article, Comment
+from .models import Article
 
 TEMPLATE = "forum/article_detail.html"
 
@@ -68,7 +68,9 @@ def article_detail(request, column_slug: str, slug: str):
 def _article_page(request, article: Article, *, comment_form=None, status: int = 200):
     query = ThreadQueryForm(request.GET)
     if not query.is_valid():
-        return _bad_request(request, _("Unknown sort order."))
+        return _bad_request(
+            request, " ".join(e for errors in query.errors.values() for e in errors)
+        )
     sort, author_only = query.cleaned_data["sort"], query.cleaned_data["author"]
     try:
         cursor = (
@@ -78,11 +80,11 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         )
     except selectors.BadCursor:
         return _bad_request(request, _("This “load more” link is broken or outdated."))
+    # A permalink's target (?c=ID): the page starts at its thread. Anything else is ignored.
+    target = request.GET.get("c", "")
     start_at = None
-    if request.GET.get("c", "").isdigit():
-        target = Comment.objects.filter(pk=request.GET["c"], article=article).only("root").first()
-        if target is not None:
-            start_at = Comment.objects.filter(pk=target.root_id).first()
+    if target.isdecimal() and len(target) < 19:
+        start_at = selectors.get_thread_root(article=article, comment_id=int(target))
 
     threads = render_threads(
         request,
@@ -152,6 +154,8 @@ def comment_create(request, column_slug: str, slug: str):
 
 
 def _form_partial(request, article, form, *, status: int = 200, new_thread=None) -> HttpResponse:
+    if new_thread is not None:
+        article.refresh_from_db(fields=["comment_count"])
     return render(
         request,
         f"{TEMPLATE}#comment_form",
@@ -203,8 +207,14 @@ def comment_reply(request, pk: int):
                 parent=parent,
             )
             if request.htmx:
+                # The slot closes; the reply joins the ones posted under this comment.
                 reply.article, reply.parent = parent.article, parent
-                return _vary(HttpResponse(render_comment(request, reply)))
+                context = {
+                    "parent": parent,
+                    "form": None,
+                    "new_reply": render_comment(request, reply),
+                }
+                return _vary(render(request, "forum/comment_reply.html#form", context))
             return redirect(reply.get_absolute_url())
         status = 400
     else:
@@ -243,7 +253,9 @@ def comment_delete(request, pk: int):
     if request.method == "POST":
         services.delete_comment(comment=comment)
         if request.htmx:
-            return HttpResponse(render_comment(request, comment) if comment.reply_count else "")
+            return _vary(
+                HttpResponse(render_comment(request, comment) if comment.reply_count else "")
+            )
         return redirect(f"{comment.article.get_absolute_url()}#discussion")
     return render(request, "forum/comment_delete.html", {"comment": comment})
 
@@ -302,7 +314,9 @@ def comment_feature(request, pk: int):
     permissions.check_can_feature(request.user, comment.article)
     if comment.parent_id is not None or comment.status != CommentStatus.VISIBLE:
         return _bad_request(request, _("Only visible top-level comments can be featured."))
-    featured = request.POST.get("featured") == "1"
+    if request.POST.get("featured") not in ("0", "1"):
+        return _bad_request(request, _("Say whether to feature (1) or unfeature (0)."))
+    featured = request.POST["featured"] == "1"
     services.set_comment_featured(comment=comment, featured=featured)
     if request.htmx:
         return HttpResponse(headers={"HX-Refresh": "true"})

@@ -120,15 +120,6 @@ def test_preview_follows_typing(reader_page, live_server, chapter):
     assert not Comment.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: htmx 2 does not swap 4xx responses by default (responseHandling), so the 400 that "
-        "comment_create/comment_reply/comment_edit return with the form and its errors is "
-        "dropped: the reader sees nothing happen. templates/base.html's htmx-config needs a "
-        "responseHandling rule that swaps 400 (or app.js an htmx:beforeSwap handler)."
-    ),
-)
 def test_invalid_comment_shows_the_error_in_place(reader_page, live_server, chapter):
     page = reader_page
     _open(page, live_server, chapter)
@@ -150,15 +141,6 @@ def test_invalid_comment_shows_the_error_in_place(reader_page, live_server, chap
     _assert_no_reload(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the first comment posted with htmx is inserted above the empty-state item "
-        "(templates/forum/article_detail.html: the OOB 'afterbegin:#threads' of the "
-        'comment_form partial; the {% empty %} <li class="empty">), which stays: '
-        '"No comments yet. Be the first." under the new comment.'
-    ),
-)
 def test_first_comment_removes_the_no_comments_yet_note(reader_page, live_server, chapter):
     page = reader_page
     _open(page, live_server, chapter)
@@ -169,13 +151,6 @@ def test_first_comment_removes_the_no_comments_yet_note(reader_page, live_server
     expect(page.locator("#threads li.empty")).to_have_count(0, timeout=1_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the '<N> comments' heading (#discussion-title) is not part of the htmx response "
-        "of comment_create, so it keeps the old count after a comment is posted in place."
-    ),
-)
 def test_comment_count_heading_follows_a_comment_posted_in_place(
     reader_page, live_server, chapter, discussion
 ):
@@ -203,11 +178,13 @@ def test_reply_form_opens_in_place_and_the_reply_appears(
     textarea.fill("Replying **in place**.")
     slot.get_by_role("button", name="Post reply").click()
 
-    expect(slot.locator("article.comment .comment-body strong")).to_have_text("in place")
+    # The reply form closes and the reply shows right under the comment it answers.
+    posted = page.locator(f"#new-replies-{parent.pk}")
+    expect(posted.locator("article.comment .comment-body strong")).to_have_text("in place")
     reply = Comment.objects.get(author=reader)
     assert reply.parent_id == parent.pk
-    expect(slot.locator("article.comment")).to_have_id(f"c-{reply.pk}")
-    expect(slot.locator("article.comment .name")).to_have_text(reader.display_name)
+    expect(posted.locator("article.comment")).to_have_id(f"c-{reply.pk}")
+    expect(posted.locator("article.comment .name")).to_have_text(reader.display_name)
     expect(slot.locator("form.reply-form")).to_have_count(0)
     _assert_no_reload(page)
 
@@ -217,15 +194,6 @@ def test_reply_form_opens_in_place_and_the_reply_appears(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a reply posted with htmx replaces the reply form inside #reply-<parent> (the "
-        "reply-slot); clicking the parent's Reply link again swaps that slot's innerHTML "
-        "(hx-target=#reply-<pk> hx-swap=innerHTML), so the reply just posted vanishes from "
-        "the page until a reload."
-    ),
-)
 def test_a_second_reply_to_the_same_comment_keeps_the_first_on_screen(
     reader_page, live_server, chapter, discussion
 ):
@@ -238,7 +206,8 @@ def test_a_second_reply_to_the_same_comment_keeps_the_first_on_screen(
     reply_link.click()
     slot.locator("textarea[name=body]").fill("First reply of mine")
     slot.get_by_role("button", name="Post reply").click()
-    expect(slot.locator("article.comment")).to_contain_text("First reply of mine")
+    posted = page.locator(f"#new-replies-{parent.pk}")
+    expect(posted.locator("article.comment")).to_contain_text("First reply of mine")
 
     reply_link.click()
     expect(slot.locator("form.reply-form textarea[name=body]")).to_be_visible()

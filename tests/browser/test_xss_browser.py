@@ -169,7 +169,7 @@ def test_payloads_swapped_in_by_htmx_never_run(
     slot = page.locator(f"#reply-{target.pk}")
     slot.locator("textarea[name=body]").fill(PAYLOADS[0] + "\n\n" + PAYLOADS[1])
     slot.get_by_role("button", name="Post reply").click()
-    expect(slot.locator("article.comment")).to_contain_text("<script>")
+    expect(page.locator(f"#new-replies-{target.pk} article.comment")).to_contain_text("<script>")
     page.wait_for_timeout(100)
     _assert_clean(page)
 
