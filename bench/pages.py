@@ -1,0 +1,580 @@
+"""Article page throughput and server CPU per request, as production serves it.
+
+    .venv/bin/python bench/pages.py [--json FILE] [--duration S] [--only a,c] [--keep-going]
+
+Starts throwaway PostgreSQL and Redis (it re-runs itself under `scripts/services.sh run`),
+migrates, creates two discussions with the app's own services, collects static files into a
+temporary directory, and starts `gunicorn config.wsgi -w 2` with DEBUG off (plus a second
+gunicorn serving one tiny view, the floor). Then, for each scenario, side by side:
+
+  a  anonymous, the 30-root article (author replies in some threads)
+  b  anonymous, the 1,000-comment article (200 threads, depth up to 6), first page
+  c  logged in, a
+  d  logged in, b
+  e  a bare Django view rendering a tiny template (same settings and middleware)
+
+it checks the page (200, the expected comments, the reader's own state), warms up with wrk,
+then runs wrk (--latency) and reads the CPU time of the gunicorn workers from /proc before and
+after: CPU ms/request = (utime+stime delta) / requests. PostgreSQL's and Redis's CPU per request
+are reported beside it. A table goes to stdout, then the JSON of every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import common  # noqa: E402
+from bench.harness.common import BenchError, log  # noqa: E402
+
+APP_SETTINGS = "bench.harness.app_settings"
+BARE_SETTINGS = "bench.harness.bare_settings"
+ROOTS_PER_PAGE = 20  # forum.selectors.ROOTS_PER_PAGE, restated: the checks must not trust it
+REPLIES_SHOWN = 5  # forum.selectors.REPLIES_SHOWN
+
+GOALS = {
+    "a": ("CPU ≤ 4 ms/request", lambda r: r["a"]["cpu_ms_per_request"] <= 4.0),
+    "b": (
+        "CPU ≤ 1.5 × a",
+        lambda r: r["b"]["cpu_ms_per_request"] <= 1.5 * r["a"]["cpu_ms_per_request"],
+    ),
+    "c": (
+        "CPU ≤ 2 × a",
+        lambda r: r["c"]["cpu_ms_per_request"] <= 2 * r["a"]["cpu_ms_per_request"],
+    ),
+    "d": (
+        "CPU ≤ 2 × b",
+        lambda r: r["d"]["cpu_ms_per_request"] <= 2 * r["b"]["cpu_ms_per_request"],
+    ),
+}
+
+ARTICLE_BODY = """Every request makes a round trip: **browser, proxy, application, database**.
+
+## Five stops
+
+1. The browser opens a connection and sends the request;
+2. the reverse proxy hands it to an application process;
+3. the application parses parameters and checks permissions;
+4. it writes in **one transaction**;
+5. it renders the page and answers.
+
+```python
+def post_comment(request, article_id):
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return render(request, "form.html", {"form": form}, status=400)
+    return redirect(services.post_comment(article_id=article_id, **form.cleaned_data))
+```
+
+> Every stop can fail. A reliable service is not one that never fails, but one that knows
+> which stop it is at when it does.
+
+Next time: database transactions.
+"""
+
+LOREM = (
+    "I tried this on our staging box and the numbers matched. One question though: "
+    "what happens with `select_for_update()` when the row is missing? "
+)
+
+
+# --- Data ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """What the first page of an article must show, worked out from the rows themselves."""
+
+    path: str
+    total: int
+    comments_on_page: int
+    liked_on_page: int  # by the reader
+    own_on_page: int  # written by the reader
+
+
+@dataclass
+class Data:
+    small: Page
+    big: Page
+    reader_session: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def create_data() -> Data:
+    from django.core.management import call_command
+
+    from forum import services
+    from tests.factories import UserFactory
+    from tests.forum.discussion_builder import build_discussion
+
+    timings = {}
+    t0 = time.monotonic()
+    call_command("migrate", interactive=False, verbosity=0)
+    timings["migrate_s"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    call_command("collectstatic", interactive=False, verbosity=0)
+    timings["collectstatic_s"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    rng = random.Random(11)
+    columnist = UserFactory(email="columnist@bench.example", display_name="columnist")
+    reader = UserFactory(email="reader@bench.example", display_name="reader")
+    column = services.create_column(author=columnist, title="Reliable web services", slug="rws")
+    small = services.publish_article(
+        column=column, title="A request's round trip", body_md=ARTICLE_BODY, slug="round-trip"
+    )
+    big = services.publish_article(
+        column=column, title="Transactions", body_md=ARTICLE_BODY, slug="transactions"
+    )
+    services.publish_article(column=column, title="Caching", body_md=ARTICLE_BODY, slug="caching")
+
+    # a: 30 roots; the columnist answers in 12 threads, readers answer some of those answers;
+    # one long thread (more replies than are shown); the reader wrote 2 roots and 2 replies.
+    people = [UserFactory() for _ in range(15)]
+    roots = []
+    for n in range(30):
+        author = reader if n in (4, 21) else rng.choice(people)
+        body = f"Root comment {n}. " + LOREM * rng.randint(1, 3)
+        roots.append(services.post_comment(article=small, author=author, body=body))
+    comments = list(roots)
+    for i in range(12):
+        answer = services.post_comment(
+            article=small,
+            author=columnist,
+            body=f"Good question, see chapter {i % 5 + 2}. " + LOREM,
+            parent=roots[i * 2],
+        )
+        comments.append(answer)
+        if i % 3 == 0:
+            comments.append(
+                services.post_comment(
+                    article=small, author=rng.choice(people), body="Thanks!", parent=answer
+                )
+            )
+    for n in range(7):
+        comments.append(
+            services.post_comment(
+                article=small, author=rng.choice(people), body=f"+1 ({n})", parent=roots[1]
+            )
+        )
+    for i in (5, 9):
+        comments.append(
+            services.post_comment(
+                article=small, author=reader, body="Same here. " + LOREM, parent=roots[i]
+            )
+        )
+    for comment in rng.sample(comments, 25):
+        for person in rng.sample(people, rng.randint(1, 6)):
+            services.toggle_like(user=person, comment=comment)
+    for comment in rng.sample(roots, 6) + rng.sample(comments[30:], 3):
+        services.toggle_like(user=reader, comment=comment)
+
+    # b: 1,000 comments in 200 threads, depth up to 6 (the reader wrote 2 of them).
+    posted = build_discussion(big, comments=998, roots=200, max_depth=6)
+    for n in range(2):
+        posted.append(
+            services.post_comment(article=big, author=reader, body=f"Reader's take #{n}. {LOREM}")
+        )
+    bg_people = list({c.author for c in posted})
+    for comment in rng.sample(posted, 80):
+        for person in rng.sample(bg_people, rng.randint(1, 5)):
+            services.toggle_like(user=person, comment=comment)
+    for comment in rng.sample(posted[:200], 20) + rng.sample(posted[200:], 20):
+        services.toggle_like(user=reader, comment=comment)
+    timings["data_s"] = time.monotonic() - t0
+
+    return Data(
+        small=expected_page(small, reader),
+        big=expected_page(big, reader),
+        reader_session=common.login_session(reader),
+        timings=timings,
+    )
+
+
+def expected_page(article, reader) -> Page:
+    """The first page by the default sort (top): roots by score then newest, 20 of them, each
+    with its first 5 replies in reading order. Every comment here is visible, none featured."""
+    from forum.models import Article, Comment, Like
+
+    article = Article.objects.get(pk=article.pk)
+    roots = list(Comment.objects.filter(article=article, parent__isnull=True))
+    assert not any(r.is_featured for r in roots)
+    roots.sort(key=lambda c: (c.like_count + max(c.legacy_like_count, 0), c.pk), reverse=True)
+    shown = []
+    for root in roots[:ROOTS_PER_PAGE]:
+        shown.append(root)
+        shown += Comment.objects.filter(root_id=root.pk, depth__gt=0).order_by("path")[
+            :REPLIES_SHOWN
+        ]
+    ids = [c.pk for c in shown]
+    liked = Like.objects.filter(user=reader, comment_id__in=ids).count()
+    return Page(
+        path=article.get_absolute_url(),
+        total=Comment.objects.filter(article=article).count(),
+        comments_on_page=len(shown),
+        liked_on_page=liked,
+        own_on_page=sum(1 for c in shown if c.author_id == reader.pk),
+    )
+
+
+# --- Checks --------------------------------------------------------------------------------
+
+
+def check_page(resp: common.Response, page: Page, *, logged_in: bool) -> list[str]:
+    body = resp.body
+    problems = []
+    if resp.status != 200:
+        return [f"status {resp.status}, expected 200"]
+    found = len(common.COMMENT_RE.findall(body))
+    if found != page.comments_on_page:
+        problems.append(f"{found} comments on the page, expected {page.comments_on_page}")
+    if f"{page.total} comments" not in body:
+        problems.append(f"no '{page.total} comments' heading")
+    buttons = page.comments_on_page + 1  # and the article's own like button
+    if logged_in:
+        checks = {
+            "signed-in header": (body.count('data-testid="header-user"'), 1),
+            "like forms": (body.count('class="like-form"'), buttons),
+            "liked by the reader": (body.count('class="like is-liked"'), page.liked_on_page),
+            "edit links (own comments)": (body.count('edit/" hx-get='), page.own_on_page),
+            "comment form": (body.count('class="form comment-form"'), 1),
+        }
+    else:
+        checks = {
+            "signed-in header": (body.count('data-testid="header-user"'), 0),
+            "log-in-to-like links": (body.count('<a class="like" href="/accounts/login/'), buttons),
+            "like forms": (body.count('class="like-form"'), 0),
+            "edit links": (body.count('edit/" hx-get='), 0),
+        }
+    for what, (got, want) in checks.items():
+        if got != want:
+            problems.append(f"{what}: {got}, expected {want}")
+    if "<!--like:" in body or "<!--act:" in body:
+        problems.append("unfilled personalisation markers")
+    return problems
+
+
+# --- wrk -----------------------------------------------------------------------------------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    requests = re.search(r"^\s*(\d+) requests in ([\d.]+)(\w+),", output, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    if not (requests and rps):
+        raise BenchError(f"could not read wrk's output:\n{output}")
+    latency = {
+        f"p{int(p)}_ms": _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M)
+    }
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "requests": int(requests.group(1)),
+        "duration_s": _ms(requests.group(2) + requests.group(3)) / 1000,
+        "rps": float(rps.group(1)),
+        **latency,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(map(int, sock.groups())) if sock else 0,
+    }
+
+
+def wrk(url: str, headers: dict[str, str], *, seconds: int, args: argparse.Namespace) -> str:
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cmd.append(url)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr}{done.stdout}")
+    return done.stdout
+
+
+# --- Server-side CPU ------------------------------------------------------------------------
+
+
+class ServiceCpu:
+    """CPU of PostgreSQL (postmaster and every child) and Redis, by pid."""
+
+    def __init__(self) -> None:
+        import redis
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW data_directory")
+            data_dir = Path(cursor.fetchone()[0])
+        connection.close()
+        self.postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        self.redis = int(client.info("server")["process_id"])
+        client.close()
+
+    def snapshot(self) -> dict[str, dict[int, int]]:
+        pg = [self.postmaster, *common.children(self.postmaster)]
+        snap = {"postgres": {}, "redis": {}}
+        for group, pids in (("postgres", pg), ("redis", [self.redis])):
+            for pid in pids:
+                stat = common.proc_stat(pid)
+                if stat:
+                    snap[group][pid] = int(stat[11]) + int(stat[12])
+        return snap
+
+    @staticmethod
+    def delta_ms(before: dict, after: dict, group: str) -> float:
+        ticks = sum(t - before[group].get(pid, 0) for pid, t in after[group].items())
+        return ticks * 1000 / common.CLK_TCK
+
+
+# --- Scenarios -----------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    key: str
+    label: str
+    server: common.Gunicorn
+    path: str
+    cookies: dict[str, str]
+    page: Page | None  # None: the bare view
+    logged_in: bool = False
+
+
+def verify(s: Scenario) -> tuple[dict[str, str], int]:
+    """GET the page once as the scenario will; return the cookies a browser would send next
+    (the CSRF cookie the page set, so wrk's requests don't each mint a new one) and its size."""
+    headers = {"Accept-Language": "en"}
+    if s.cookies:
+        headers["Cookie"] = common.cookie_header(s.cookies)
+    resp = common.request(s.server.port, "GET", s.path, headers=headers)
+    if s.page is None:
+        problems = (
+            []
+            if resp.status == 200 and "Hello from Colloquy." in resp.body
+            else [f"status {resp.status}: {resp.body[:200]!r}"]
+        )
+    else:
+        problems = check_page(resp, s.page, logged_in=s.logged_in)
+    if problems:
+        raise BenchError(f"scenario {s.key} ({s.label}) GET {s.path}: " + "; ".join(problems))
+    cookies = dict(s.cookies)
+    if "csrftoken" in resp.cookies():
+        cookies["csrftoken"] = resp.cookies()["csrftoken"]
+    return cookies, len(resp.body.encode())
+
+
+def measure(s: Scenario, args: argparse.Namespace, services: ServiceCpu) -> dict:
+    cookies, size = verify(s)
+    url = f"http://{common.HOST}:{s.server.port}{s.path}"
+    headers = {"Accept-Language": "en", "Cookie": common.cookie_header(cookies)}
+    log(f"{s.key}: {s.label}: warm-up {args.warmup}s, then {args.duration}s")
+    wrk(url, headers, seconds=args.warmup, args=args)
+    workers = s.server.worker_pids()
+    cpu0, svc0 = common.cpu_ticks(workers), services.snapshot()
+    output = wrk(url, headers, seconds=args.duration, args=args)
+    cpu1, svc1 = common.cpu_ticks(workers), services.snapshot()
+    if s.server.worker_pids() != workers:
+        raise BenchError(f"scenario {s.key}: gunicorn workers changed during the run")
+    result = parse_wrk(output)
+    n = max(result["requests"], 1)
+    result.update(
+        key=s.key,
+        label=s.label,
+        path=s.path,
+        logged_in=s.logged_in,
+        page_bytes=size,
+        comments_on_page=s.page.comments_on_page if s.page else 0,
+        comments_total=s.page.total if s.page else 0,
+        cpu_ms_per_request=(cpu1 - cpu0) * 1000 / common.CLK_TCK / n,
+        postgres_cpu_ms_per_request=ServiceCpu.delta_ms(svc0, svc1, "postgres") / n,
+        redis_cpu_ms_per_request=ServiceCpu.delta_ms(svc0, svc1, "redis") / n,
+        worker_pids=workers,
+    )
+    # The page must still be right after the load (nothing was corrupted or invalidated).
+    verify(s)
+    return result
+
+
+def table(results: dict[str, dict], goals: dict[str, dict]) -> str:
+    head = (
+        f"{'':2} {'scenario':<44} {'on page':>8} {'KiB':>6} {'req/s':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'CPU ms/req':>10} {'pg ms':>6} {'redis':>6} {'errors':>6}  goal"
+    )
+    lines = [head, "-" * len(head)]
+    for key, r in results.items():
+        goal = goals.get(key)
+        goal_text = f"{goal['goal']}: {'MET' if goal['met'] else 'MISSED'}" if goal else ""
+        on_page = f"{r['comments_on_page']}/{r['comments_total']}" if r["comments_total"] else "-"
+        lines.append(
+            f"{key:2} {r['label']:<44} {on_page:>8} {r['page_bytes'] / 1024:>6.1f} "
+            f"{r['rps']:>8.1f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
+            f"{r['cpu_ms_per_request']:>10.2f} {r['postgres_cpu_ms_per_request']:>6.2f} "
+            f"{r['redis_cpu_ms_per_request']:>6.2f} {r['non_2xx'] + r['socket_errors']:>6}  "
+            f"{goal_text}"
+        )
+    return "\n".join(lines)
+
+
+def evaluate(results: dict[str, dict]) -> dict[str, dict]:
+    goals = {}
+    for key, (text, test) in GOALS.items():
+        needed = {"a", key} | ({"b"} if key == "d" else set())
+        if needed <= results.keys():
+            goals[key] = {"goal": text, "met": bool(test(results))}
+    return goals
+
+
+# --- Main ----------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write the JSON figures to this file")
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured per scenario")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--only", default="abcde", help="scenarios to run, e.g. 'a,c'")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a goal is missed (not only on errors)"
+    )
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    common.exit_on_sigterm()
+    if os.environ.get("BENCH_SERVICES") != "1":
+        common.system_deps("postgresql", "redis-server", "wrk")
+        return common.rerun_under_services(str(Path(__file__).resolve()), sys.argv[1:])
+
+    tmp = Path(tempfile.mkdtemp(prefix="colloquy-bench-pages."))
+    env = common.django_env(
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        REDIS_URL=os.environ["REDIS_URL"],
+        BENCH_STATIC_ROOT=str(tmp / "static"),
+    )
+    stack = common.Stack()
+    try:
+        t0 = time.monotonic()
+        common.setup_django(env, APP_SETTINGS)
+        data = create_data()
+        from django.db import connections
+
+        services = ServiceCpu()
+        connections.close_all()
+        log(
+            "data: {} + {} comments; setup {:.1f}s ({})".format(
+                data.small.total,
+                data.big.total,
+                time.monotonic() - t0,
+                ", ".join(f"{k} {v:.1f}" for k, v in data.timings.items()),
+            )
+        )
+        app = stack.add(common.Gunicorn("app", APP_SETTINGS, env, tmp / "gunicorn-app.log"))
+        bare = stack.add(common.Gunicorn("bare", BARE_SETTINGS, env, tmp / "gunicorn-bare.log"))
+        session = {"sessionid": data.reader_session}
+        scenarios = [
+            Scenario("a", "anonymous, 30 roots + author replies", app, data.small.path, {},
+                     data.small),
+            Scenario("b", "anonymous, 1,000 comments, first page", app, data.big.path, {},
+                     data.big),
+            Scenario("c", "logged in, 30 roots + author replies", app, data.small.path, session,
+                     data.small, logged_in=True),
+            Scenario("d", "logged in, 1,000 comments, first page", app, data.big.path, session,
+                     data.big, logged_in=True),
+            Scenario("e", "bare Django view, tiny template", bare, "/", {}, None),
+        ]  # fmt: skip
+        wanted = set(args.only.replace(",", ""))
+        scenarios = [s for s in scenarios if s.key in wanted]
+        for s in scenarios:  # every page is right before anything is measured
+            verify(s)
+        load_before = os.getloadavg()
+        results = {s.key: measure(s, args, services) for s in scenarios}
+        load_after = os.getloadavg()
+        for server in stack.servers:
+            errors = server.tail_log(10_000).count("Traceback")
+            if errors:
+                raise BenchError(f"gunicorn {server.name} logged {errors} tracebacks")
+    except Exception:
+        for server in stack.servers:
+            log(f"--- the end of gunicorn {server.name}'s log ---\n{server.tail_log()}")
+        raise
+    finally:
+        stack.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    goals = evaluate(results)
+    print(table(results, goals))
+    ratios = {
+        f"{x}/{y}": results[x]["cpu_ms_per_request"] / results[y]["cpu_ms_per_request"]
+        for x, y in (("b", "a"), ("c", "a"), ("d", "b"), ("a", "e"))
+        if x in results and y in results
+    }
+    if ratios:
+        print("\nCPU/request ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    print(
+        f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after, on "
+        f"{os.cpu_count()} CPUs shared by wrk, gunicorn, PostgreSQL, Redis and anything else "
+        "running: req/s and latency move with it, CPU ms/request much less.\n"
+    )
+    report = {
+        "bench": "pages",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "loadavg_1min_before": load_before[0],
+            "loadavg_1min_after": load_after[0],
+        },
+        "setup": {
+            "gunicorn": "config.wsgi -w 2 (sync), DEBUG off, PostgreSQL + Redis cache",
+            "wrk": {
+                "threads": args.threads,
+                "connections": args.connections,
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+            },
+            "timings": data.timings,
+        },
+        "results": results,
+        "goals": goals,
+        "cpu_ratios": ratios,
+    }
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+        log(f"wrote {args.json}")
+    if args.strict and not all(g["met"] for g in goals.values()):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        log("interrupted; everything it started is stopped")
+        sys.exit(130)
