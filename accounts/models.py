@@ -111,7 +111,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         """The avatar to show, or "" when the template should draw the generated fallback."""
         if self.avatar:
             return self.avatar.url
-        return self.avatar_url
+        # Imported URLs are kept as written; only web addresses are ever put in a page.
+        return self.avatar_url if self.avatar_url.startswith(("https://", "http://")) else ""
 
     @property
     def initial(self) -> str:

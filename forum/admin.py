@@ -1,8 +1,14 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Article, Column, Comment, CommentRevision, Like
+from .importing import create_import_job
+from .models import Article, Column, Comment, CommentRevision, ImportJob, Like
 
 
 @admin.register(Column)
@@ -101,3 +107,124 @@ class LikeAdmin(admin.ModelAdmin):
     list_display = ["user", "comment", "article", "created_at"]
     raw_id_fields = ["user", "comment", "article"]
     list_select_related = ["user"]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (the pattern from Django's file upload docs)."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class ImportUploadForm(forms.Form):
+    files = MultipleFileField(
+        label=_("Legacy pages"),
+        help_text=_("Chapter files (.md, either legacy format) or a .zip of column folders."),
+    )
+    column = forms.CharField(
+        label=_("Column name"),
+        required=False,
+        help_text=_("Leave empty to take it from the files."),
+    )
+    author = forms.CharField(
+        label=_("Column author"),
+        required=False,
+        help_text=_("The author's display name, when the pages don't say it."),
+    )
+
+    def clean_files(self):
+        files = self.cleaned_data["files"]
+        for upload in files:
+            if not upload.name.lower().endswith((".md", ".zip", ".html", ".htm")):
+                raise forms.ValidationError(
+                    _("%(name)s is not a .md, .html or .zip file.") % {"name": upload.name}
+                )
+        return files
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """ "Import legacy pages": upload → a job → the Celery task → a live progress bar."""
+
+    list_display = ["__str__", "status", "progress", "created_by", "created_at", "finished_at"]
+    list_filter = ["status"]
+    readonly_fields = [
+        "upload", "created_by", "created_at", "column", "author", "status", "done", "total",
+        "summary", "errors", "finished_at",
+    ]  # fmt: skip
+    change_form_template = "admin/forum/importjob/change_form.html"
+    add_form_template = "admin/forum/importjob/upload.html"
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("forum.import_legacy")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("forum.import_legacy")
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("forum.import_legacy")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj):
+        return f"{obj.done}/{obj.total}" if obj.total else "—"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="forum_importjob_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            job = create_import_job(
+                uploads=form.cleaned_data["files"],
+                user=request.user,
+                column=form.cleaned_data["column"],
+                author=form.cleaned_data["author"],
+            )
+            return redirect("admin:forum_importjob_change", job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import legacy pages"),
+            "form": form,
+            "opts": self.model._meta,
+            "has_view_permission": True,
+        }
+        status = 400 if request.method == "POST" else 200
+        return TemplateResponse(request, self.add_form_template, context, status=status)
+
+    def progress_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(ImportJob, pk=pk)
+        return TemplateResponse(
+            request, "admin/forum/importjob/change_form.html#progress", {"job": job}
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = get_object_or_404(ImportJob, pk=object_id)
+        return super().change_view(
+            request, object_id, form_url, {"job": job, **(extra_context or {})}
+        )

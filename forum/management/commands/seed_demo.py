@@ -16,7 +16,13 @@ from django.utils import timezone
 from accounts.models import User
 from forum import services
 from forum.demo.content import CHAPTERS, COLUMN, DISCUSSION, PEOPLE
+from forum.importing import import_sources
+from forum.legacy import iter_sources
 from forum.models import Column
+
+# Our own pages in the old site's two formats, imported like a real archive would be.
+DEMO_LEGACY = settings.BASE_DIR / "forum" / "demo" / "legacy"
+DEMO_LEGACY_COLUMN = "数据库内核十讲"
 
 DEMO_PASSWORD = "colloquy-demo"  # noqa: S105 - printed on purpose: a local demo account
 
@@ -53,6 +59,14 @@ class Command(BaseCommand):
         else:
             self._load(people)
             self.stdout.write(self.style.SUCCESS("Demo content loaded."))
+        if not Column.objects.filter(legacy_key=f"column:{DEMO_LEGACY_COLUMN}").exists():
+            report = import_sources(iter_sources([DEMO_LEGACY]))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo legacy pages imported: {report.chapters.created} chapters, "
+                    f"{report.comments.created} comments."
+                )
+            )
         self.stdout.write(
             "\n  Demo admin:  {}  /  {}\n  Demo reader: {}  /  {}\n  Admin site:  http://127.0.0.1:8000/admin/\n".format(
                 admin.email, DEMO_PASSWORD, people["reader"].email, DEMO_PASSWORD

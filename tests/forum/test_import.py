@@ -1,0 +1,245 @@
+"""Importing the old site's pages: exact counts, idempotence, the two formats merging."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+
+from accounts.models import User
+from forum.enums import CommentSort
+from forum.importing import import_sources
+from forum.legacy import iter_sources
+from forum.models import Article, Column, Comment
+
+LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
+EXPORT = LEGACY / "export" / "深入剖析Kubernetes"
+PAGES = LEGACY / "page-html" / "深入剖析Kubernetes"
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not LEGACY.is_dir(), reason=f"legacy sample pages not found at {LEGACY}"),
+]
+
+
+def run(*paths, **options):
+    return import_sources(iter_sources([Path(p) for p in paths]), **options)
+
+
+def snapshot() -> dict:
+    """Everything an import decides, in a form that doesn't depend on row ids."""
+    comments = {
+        c.legacy_key: (
+            c.parent.legacy_key if c.parent else None,
+            c.created_at,
+            c.legacy_like_count,
+            c.legacy_reply_count,
+            c.body_md,
+            c.legacy_role,
+            c.status,
+        )
+        for c in Comment.objects.select_related("parent")
+    }
+    articles = {
+        a.legacy_key: (a.title, a.position, a.body_html, a.comment_count)
+        for a in Article.objects.all()
+    }
+    return {"comments": comments, "articles": articles, "columns": Column.objects.count()}
+
+
+def test_whole_export_column_imports_with_exact_counts():
+    report = run(EXPORT)
+
+    assert report.skipped == []
+    assert Column.objects.count() == 1
+    assert Article.objects.count() == 57
+    assert Comment.objects.count() == 1606
+    # 922 distinct (name, avatar) commenters, plus the column's author 张磊 (from "你好，我是张磊").
+    assert User.objects.filter(is_legacy=True).count() == 923
+    column = Column.objects.get()
+    assert column.title == "深入剖析Kubernetes"
+    assert column.author.display_name == "张磊"
+    assert (report.chapters.created, report.comments.created, report.users.created) == (
+        57,
+        1606,
+        923,
+    )
+
+
+def test_chapters_follow_the_mkdocs_nav_order():
+    run(EXPORT)
+
+    titles = list(Article.objects.order_by("position").values_list("title", flat=True))
+    assert titles[0].startswith("开篇词")
+    assert titles[1].startswith("01 ")
+    assert titles[-1].startswith("结课测试") or titles[-1].startswith("结束语")
+
+
+def test_importing_the_same_files_again_changes_nothing():
+    run(EXPORT)
+    before = snapshot()
+
+    report = run(EXPORT)
+
+    assert snapshot() == before
+    assert (report.chapters.created, report.chapters.updated) == (0, 0)
+    assert (report.comments.created, report.comments.updated) == (0, 0)
+    assert report.comments.unchanged == 1606
+    assert report.users.created == 0
+
+
+@pytest.mark.parametrize("order", ["export-first", "pages-first"])
+def test_both_formats_merge_into_one_article_each_with_every_comment_once(order):
+    first, second = (EXPORT, PAGES) if order == "export-first" else (PAGES, EXPORT)
+    run(first)
+    run(second)
+
+    assert Article.objects.count() == 57
+    article = Article.objects.get(title__startswith="13 ")
+    roots = Comment.objects.filter(article=article, parent=None)
+    # Page HTML gives the full article (the export only a preview) …
+    assert "<!-- [[[read_end]]] -->" not in article.body_html
+    assert len(article.body_html) > 5000
+    # … exact times and the author's replies; the export gives the likes.
+    first_comment = roots.get(author__display_name="段帅民")
+    assert first_comment.created_at.second != 0 or first_comment.created_at.minute != 0
+    assert first_comment.legacy_like_count > 0
+    reply = Comment.objects.get(parent=first_comment)
+    assert reply.author == article.column.author
+    assert reply.body_md.startswith("这是我见过最形象的评论")
+    duplicated = (
+        Comment.objects.values("legacy_key").annotate(n=Count("id")).filter(n__gt=1).exists()
+    )
+    assert not duplicated
+
+
+def test_both_orders_give_the_same_rows():
+    run(EXPORT)
+    run(PAGES)
+    export_first = snapshot()
+    Comment.objects.all().delete()
+    Article.objects.all().delete()
+    Column.objects.all().delete()
+    User.objects.filter(is_legacy=True).delete()
+
+    run(PAGES)
+    run(EXPORT)
+
+    assert snapshot() == export_first
+
+
+def test_a_broken_file_is_reported_and_skipped_and_the_rest_go_in(tmp_path):
+    files = sorted((EXPORT / "docs").glob("0[1-3] - *.md"))
+    for file in files:
+        shutil.copy(file, tmp_path / file.name)
+    broken = tmp_path / files[1].name
+    data = broken.read_bytes()
+    broken.write_bytes(data.replace("精选留言（".encode(), "精选留言（999".encode(), 1))
+
+    report = run(tmp_path, column="K8s")
+
+    assert Article.objects.count() == 2
+    assert len(report.skipped) == 1
+    assert report.skipped[0]["file"].endswith(files[1].name)
+    assert report.skipped[0]["reason"]
+    assert not Article.objects.filter(title=files[1].stem).exists()
+
+
+def test_non_utf8_input_is_a_clear_error_and_nothing_is_written(tmp_path):
+    bad = tmp_path / "01 - 坏文件.md"
+    bad.write_bytes("你好".encode("gb18030") + b"\xff\xfe\x00binary")
+
+    report = run(bad, column="K8s")
+
+    assert Article.objects.count() == 0
+    assert "UTF-8" in report.skipped[0]["reason"] or "binary" in report.skipped[0]["reason"]
+
+
+def test_a_newer_export_of_a_chapter_updates_counts_in_place(tmp_path):
+    source = next((EXPORT / "docs").glob("13 - *.md"))
+    copy = tmp_path / source.name
+    shutil.copy(source, copy)
+    run(copy, column="深入剖析Kubernetes")
+    comment = Comment.objects.order_by("legacy_position").first()
+    likes = comment.legacy_like_count
+
+    copy.write_text(
+        copy.read_text().replace(f"👍（{likes}）", f"👍（{likes + 100}）", 1), encoding="utf-8"
+    )
+    report = run(copy, column="深入剖析Kubernetes")
+
+    comment.refresh_from_db()
+    assert comment.legacy_like_count == likes + 100
+    assert report.comments.updated == 1
+    assert Comment.objects.filter(article=comment.article).count() == report.comments.unchanged + 1
+
+
+def test_dry_run_writes_nothing_but_reports_what_would_happen():
+    report = run(EXPORT, dry_run=True)
+
+    assert report.chapters.created == 57
+    assert Article.objects.count() == 0
+    assert User.objects.count() == 0
+
+
+def test_management_command_prints_progress_and_a_summary_table():
+    out, err = StringIO(), StringIO()
+
+    call_command("import_legacy", str(EXPORT), stdout=out, stderr=err)
+
+    assert "57/57" in err.getvalue()
+    text = out.getvalue()
+    assert "chapters" in text and "57" in text
+    assert "files: 57, skipped: 0" in text
+
+
+def test_editor_replies_are_by_an_editor_account_and_marked(client):
+    edge = LEGACY / "page-html-edge-cases"
+    run(*sorted(edge.glob("郭东白的架构课__*.md")))
+
+    reply = Comment.objects.filter(legacy_role="editor").select_related("author").first()
+    assert reply is not None
+    assert reply.author.display_name.startswith("编辑")
+    html = client.get(reply.article.get_absolute_url()).text
+    assert "badge badge-editor" in html
+
+
+def test_imported_article_page_shows_the_old_discussion(client):
+    run(EXPORT)
+    run(PAGES)
+    article = Article.objects.get(title__startswith="13 ")
+
+    html = client.get(article.get_absolute_url() + f"?sort={CommentSort.ORIGINAL}").text
+
+    assert "段帅民" in html
+    assert 'loading="lazy"' in html and 'referrerpolicy="no-referrer"' in html
+    assert "badge badge-author" in html
+    assert "Original order" in html
+    first_root = Comment.objects.filter(article=article, parent=None).order_by("legacy_position")[0]
+    threads = re.findall(r'<li class="thread" id="t-(\d+)"', html)
+    assert threads[0] == str(first_root.pk)
+    assert f'<span class="like-count">{first_root.total_like_count}</span>' in html
+
+
+def test_empty_names_become_unique_placeholders():
+    edge = LEGACY / "export-edge-cases"
+    run(edge)
+
+    placeholders = User.objects.filter(is_legacy=True, display_name__startswith="匿名用户")
+    names = list(placeholders.values_list("display_name", flat=True))
+    assert len(names) == len(set(names))
+    assert all(name.strip() for name in User.objects.values_list("display_name", flat=True))
+
+
+def test_imported_counters_are_right_by_recount():
+    run(EXPORT)
+    run(PAGES)
+
+    out = StringIO()
+    call_command("recount", "--check", stdout=out)
+    assert "All counters are right." in out.getvalue()
