@@ -112,7 +112,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         if self.avatar:
             return self.avatar.url
         # Imported URLs are kept as written; only web addresses are ever put in a page.
-        return self.avatar_url if self.avatar_url.startswith(("https://", "http://")) else ""
+        return self.avatar_url if self.avatar_url.startswith("https://") else ""
 
     @property
     def initial(self) -> str:

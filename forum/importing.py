@@ -161,9 +161,12 @@ def _aware(moment: date | datetime) -> datetime:
 
 
 def web_url(url: str) -> str:
-    """An imported URL that a page may load: http(s) only, anything else dropped."""
+    """An imported URL that a page may load: https only (plain http is upgraded, as the site
+    itself is https and its CSP allows https images), anything else dropped."""
     url = url.strip()
-    return url[:500] if url.lower().startswith(("https://", "http://")) else ""
+    if url.lower().startswith("http://"):
+        url = "https://" + url[len("http://") :]
+    return url[:500] if url.lower().startswith("https://") else ""
 
 
 def _name_for(name: str) -> str:
