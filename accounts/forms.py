@@ -70,7 +70,7 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["display_name", "bio", "avatar"]
+        fields = ["display_name", "bio", "avatar", "language"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4, "maxlength": 500})}
 
     def clean_display_name(self):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
@@ -53,6 +54,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("external avatar URL"), max_length=500, blank=True, help_text=_("Imported legacy avatar.")
     )
     bio = models.TextField(_("bio"), max_length=500, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The language of the emails we send you."),
+    )
     is_legacy = models.BooleanField(
         _("legacy account"),
         default=False,

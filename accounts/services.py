@@ -12,12 +12,14 @@ def update_profile(
     user: User,
     display_name: str,
     bio: str,
+    language: str = "",
     avatar: UploadedFile | None = None,
     remove_avatar: bool = False,
 ) -> User:
     user.display_name = display_name
     user.bio = bio
-    fields = ["display_name", "bio"]
+    user.language = language
+    fields = ["display_name", "bio", "language"]
     if remove_avatar and user.avatar:
         old = user.avatar.name
         user.avatar = ""

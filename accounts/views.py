@@ -32,6 +32,7 @@ def profile_settings(request):
                 user=request.user,
                 display_name=form.cleaned_data["display_name"],
                 bio=form.cleaned_data["bio"],
+                language=form.cleaned_data["language"],
                 avatar=request.FILES.get("avatar") and form.cleaned_data["avatar"],
                 remove_avatar=form.cleaned_data["remove_avatar"],
             )

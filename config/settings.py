@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "accounts",
     "forum",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -198,6 +201,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    # Re-enqueue emails still pending (broker was down, a worker died).
+    "sweep-pending-emails": {"task": "notifications.sweep_pending_emails", "schedule": 60.0},
+    "daily-digest": {
+        "task": "notifications.send_digests",
+        "schedule": crontab(hour=env.int("DIGEST_HOUR_UTC", default=0), minute=0),
+    },
+}
 
 # --- Internationalisation --------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -262,3 +273,7 @@ LOGGING = {
 
 # --- Colloquy --------------------------------------------------------------------------------
 COLLOQUY_DEMO_ADMIN_EMAIL = "admin@example.com"
+# The site's address as readers reach it: links in emails are built on it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Beyond this many immediate emails in an hour, a person's notifications wait for the digest.
+NOTIFICATION_EMAILS_PER_HOUR = env.int("NOTIFICATION_EMAILS_PER_HOUR", default=10)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("accounts.urls")),
+    path("", include("notifications.urls")),
     path("", include("forum.urls")),
 ]
 

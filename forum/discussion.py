@@ -53,6 +53,7 @@ class RenderedThreads:
     html: SafeString
     next_cursor: str | None
     comment_count: int
+    article_liked: bool
 
 
 def _comment_urls() -> str:
@@ -129,8 +130,14 @@ def render_threads(
             "comments": [(c.pk, c.author_id) for c in page.comments],
         }
         cache.set(key, cached, CACHE_SECONDS)
-    html = personalize(request, cached["html"], article=article, comments=cached["comments"])
-    return RenderedThreads(html, cached["next_cursor"], len(cached["comments"]))
+    # One query for the reader's likes on this page, the article's own like included.
+    liked, article_liked = selectors.liked_ids(
+        user=request.user, comment_ids=[pk for pk, _ in cached["comments"]], article=article
+    )
+    html = personalize(
+        request, cached["html"], article=article, comments=cached["comments"], liked=liked
+    )
+    return RenderedThreads(html, cached["next_cursor"], len(cached["comments"]), article_liked)
 
 
 def _more_url(article: Article, page: selectors.ThreadPage) -> str:
@@ -156,12 +163,18 @@ def render_comment(request, comment: Comment) -> SafeString:
 
 
 def personalize(
-    request, html: str, *, article: Article, comments: list[tuple[int, int]]
+    request,
+    html: str,
+    *,
+    article: Article,
+    comments: list[tuple[int, int]],
+    liked: set[int] | None = None,
 ) -> SafeString:
     user = request.user
     prefix = _comment_urls()
     if user.is_authenticated:
-        liked, _ = selectors.liked_ids(user=user, comment_ids=[pk for pk, _ in comments])
+        if liked is None:
+            liked = selectors.liked_ids(user=user, comment_ids=[pk for pk, _ in comments])[0]
         token = escape(get_token(request))
         can_feature = permissions.can_feature(user, article)
         can_write = permissions.can_write(user)

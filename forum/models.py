@@ -40,6 +40,11 @@ class Column(models.Model):
         verbose_name=_("author"),
     )
     cover = models.ImageField(_("cover"), upload_to="covers/", blank=True)
+    notify_author_of_comments = models.BooleanField(
+        _("notify the author of new comments"),
+        default=True,
+        help_text=_("The author hears about every new top-level comment on the column's chapters."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     legacy_key = models.CharField(
         max_length=200, null=True, blank=True, unique=True, editable=False

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from notifications import services as notifications
 
 from .enums import CommentStatus
 from .models import Article, Column, Comment, CommentRevision, Like, path_segment
@@ -56,7 +57,7 @@ def publish_article(
     if not slug:
         taken = set(siblings.values_list("slug", flat=True))
         slug = unique_slug(title=title, taken=taken, fallback=f"chapter-{position}")
-    return Article.objects.create(
+    article = Article.objects.create(
         column=column,
         title=title,
         slug=slug,
@@ -66,18 +67,34 @@ def publish_article(
         body_html=render_article_markdown(body_md),
         published_at=published_at or timezone.now(),
     )
+    notifications.notify_new_chapter(article=article)
+    return article
 
 
 def render_comment(body: str) -> str:
     """Comment Markdown → sanitized HTML, with @mentions of existing users linked."""
+    return render_comment_and_mentions(body)[0]
+
+
+def render_comment_and_mentions(body: str) -> tuple[str, set[int]]:
+    """The rendered comment and the ids of the users its @mentions link to (outside code)."""
     names = find_mentions(body)
-    profiles: dict[str, str] = {}
+    users: dict[str, User] = {}
     if names:
-        users = User.objects.annotate(name_lower=Lower("display_name")).filter(
+        found = User.objects.annotate(name_lower=Lower("display_name")).filter(
             name_lower__in=[name.lower() for name in names], is_active=True
         )
-        profiles = {user.display_name.lower(): user.get_absolute_url() for user in users}
-    return render_comment_markdown(body, resolve_mention=lambda name: profiles.get(name.lower()))
+        users = {user.display_name.lower(): user for user in found}
+    linked: set[int] = set()
+
+    def resolve(name: str) -> str | None:
+        user = users.get(name.lower())
+        if user is None:
+            return None
+        linked.add(user.pk)
+        return user.get_absolute_url()
+
+    return render_comment_markdown(body, resolve_mention=resolve), linked
 
 
 def _bump_thread(article_id: int, **changes) -> None:
@@ -95,13 +112,14 @@ def post_comment(
 ) -> Comment:
     """Create a comment (a root when `parent` is None) and keep every counter in step."""
     now = created_at or timezone.now()
+    body_html, mentioned = render_comment_and_mentions(body)
     comment = Comment.objects.create(
         article=article,
         author=author,
         parent=parent,
         depth=parent.depth + 1 if parent else 0,
         body_md=body,
-        body_html=render_comment(body),
+        body_html=body_html,
         created_at=now,
     )
     # The path ends with the comment's own id, known only after the insert.
@@ -111,6 +129,7 @@ def post_comment(
     if parent:
         Comment.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
     _bump_thread(article.pk, comment_count=F("comment_count") + 1, last_commented_at=now)
+    notifications.notify_comment_posted(comment=comment, mentioned=mentioned)
     return comment
 
 
@@ -158,11 +177,13 @@ def delete_comment(*, comment: Comment) -> Comment:
 
 
 @transaction.atomic
-def set_comment_featured(*, comment: Comment, featured: bool) -> Comment:
+def set_comment_featured(*, comment: Comment, featured: bool, by: User | None = None) -> Comment:
     if comment.is_featured != featured:
         comment.is_featured = featured
         comment.save(update_fields=["is_featured"])
         _bump_thread(comment.article_id)
+        if featured:
+            notifications.notify_comment_featured(comment=comment, by=by)
     return comment
 
 

@@ -18,6 +18,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from notifications.selectors import follows
+
 from . import permissions, selectors, services
 from .discussion import like_button_for, personalize, render_comment, render_threads, thread_context
 from .enums import CommentSort, CommentStatus
@@ -56,7 +58,9 @@ def home(request):
 
 
 def column_detail(request, slug: str):
-    return render(request, "forum/column_detail.html", {"column": selectors.get_column(slug=slug)})
+    column = selectors.get_column(slug=slug)
+    following = follows(user=request.user, column=column)
+    return render(request, "forum/column_detail.html", {"column": column, "following": following})
 
 
 @require_GET
@@ -98,7 +102,6 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         return _vary(HttpResponse(threads.html))
 
     previous_chapter, next_chapter = selectors.get_chapter_neighbours(article=article)
-    article_liked = selectors.liked_ids(user=request.user, comment_ids=[], article=article)[1]
     context = {
         "article": article,
         "threads_html": threads.html,
@@ -114,7 +117,8 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         "next_chapter": next_chapter,
         "can_write": permissions.can_write(request.user),
         "comment_form": comment_form or CommentForm(),
-        "article_like_button": _article_like_button(request, article, article_liked),
+        "article_like_button": _article_like_button(request, article, threads.article_liked),
+        "following": follows(user=request.user, article=article),
     }
     return _vary(render(request, TEMPLATE, context, status=status))
 
@@ -317,7 +321,7 @@ def comment_feature(request, pk: int):
     if request.POST.get("featured") not in ("0", "1"):
         return _bad_request(request, _("Say whether to feature (1) or unfeature (0)."))
     featured = request.POST["featured"] == "1"
-    services.set_comment_featured(comment=comment, featured=featured)
+    services.set_comment_featured(comment=comment, featured=featured, by=request.user)
     if request.htmx:
         return HttpResponse(headers={"HX-Refresh": "true"})
     return redirect(comment.get_absolute_url())

@@ -1,0 +1,43 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    """What happened. When one action concerns someone in several ways, the first kind in this
+    order wins and they get one notification."""
+
+    AUTHOR_REPLY = "author_reply", _("The author replied in your thread")
+    REPLY = "reply", _("Reply to your comment")
+    MENTION = "mention", _("You were mentioned")
+    FEATURED = "featured", _("Your comment was featured")
+    MODERATED = "moderated", _("A moderator acted on your comment")
+    NEW_ROOT_COMMENT = "new_root_comment", _("New comment on your article")
+    FOLLOWED_THREAD = "followed_thread", _("New comment in a thread you follow")
+    NEW_CHAPTER = "new_chapter", _("New chapter in a column you follow")
+
+
+PRIORITY = list(Kind.values)
+
+
+class Delivery(models.TextChoices):
+    IMMEDIATE = "immediate", _("Email me immediately")
+    DIGEST = "digest", _("Daily digest")
+    OFF = "off", _("Off (on the site only)")
+
+
+DEFAULT_DELIVERY = {
+    Kind.AUTHOR_REPLY: Delivery.IMMEDIATE,
+    Kind.REPLY: Delivery.IMMEDIATE,
+    Kind.MENTION: Delivery.IMMEDIATE,
+    Kind.FEATURED: Delivery.IMMEDIATE,
+    Kind.MODERATED: Delivery.IMMEDIATE,
+    Kind.NEW_ROOT_COMMENT: Delivery.DIGEST,
+    Kind.FOLLOWED_THREAD: Delivery.DIGEST,
+    Kind.NEW_CHAPTER: Delivery.DIGEST,
+}
+
+
+class EmailState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")

@@ -1,0 +1,420 @@
+"""Who hears about what, and how: every write to notifications goes through here.
+
+The `notify_*` functions run inside the transaction of the action that caused them (a comment,
+a feature, a moderation, a new chapter), so the notification rows and the outgoing email rows
+commit or roll back with it. Sending happens after the commit, in Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from accounts.models import User
+
+from .enums import DEFAULT_DELIVERY, PRIORITY, Delivery, EmailState, Kind
+from .models import Follow, Notification, OutgoingEmail, Preference
+
+log = logging.getLogger(__name__)
+
+UNSUBSCRIBE_SALT = "notifications.unsubscribe"
+MAX_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 3600
+
+
+# --- Deciding who is told ----------------------------------------------------------------
+
+
+class Recipients:
+    """Collects (user → kind), keeping for each person the most important kind only."""
+
+    def __init__(self, actor_id: int | None):
+        self.actor_id = actor_id
+        self.kinds: dict[int, str] = {}
+
+    def offer(self, user_id: int | None, kind: str) -> None:
+        if user_id is None or user_id == self.actor_id:
+            return  # nobody is notified of their own actions
+        current = self.kinds.get(user_id)
+        if current is None or PRIORITY.index(kind) < PRIORITY.index(current):
+            self.kinds[user_id] = kind
+
+
+def notify_comment_posted(*, comment, mentioned: set[int]) -> list[Notification]:
+    article = comment.article
+    recipients = Recipients(comment.author_id)
+    if comment.parent_id:
+        parent = comment.parent
+        if comment.author_id == article.author_id:
+            recipients.offer(parent.author_id, Kind.AUTHOR_REPLY)
+            if parent.root_id != parent.pk:
+                root_author = (
+                    type(comment)
+                    .objects.filter(pk=parent.root_id)
+                    .values_list("author_id", flat=True)
+                    .first()
+                )
+                recipients.offer(root_author, Kind.AUTHOR_REPLY)
+        else:
+            recipients.offer(parent.author_id, Kind.REPLY)
+    elif article.column.notify_author_of_comments:
+        recipients.offer(article.author_id, Kind.NEW_ROOT_COMMENT)
+    for user_id in mentioned:
+        recipients.offer(user_id, Kind.MENTION)
+    for user_id in Follow.objects.filter(article=article).values_list("user_id", flat=True):
+        recipients.offer(user_id, Kind.FOLLOWED_THREAD)
+    return _notify(recipients, actor_id=comment.author_id, comment=comment, article=article)
+
+
+def notify_comment_featured(*, comment, by: User | None) -> list[Notification]:
+    recipients = Recipients(by.pk if by else None)
+    recipients.offer(comment.author_id, Kind.FEATURED)
+    return _notify(
+        recipients, actor_id=by.pk if by else None, comment=comment, article=comment.article
+    )
+
+
+def notify_comment_moderated(*, comment, by: User | None, reason: str) -> list[Notification]:
+    recipients = Recipients(by.pk if by else None)
+    recipients.offer(comment.author_id, Kind.MODERATED)
+    return _notify(
+        recipients,
+        actor_id=by.pk if by else None,
+        comment=comment,
+        article=comment.article,
+        reason=reason,
+    )
+
+
+def notify_new_chapter(*, article) -> list[Notification]:
+    recipients = Recipients(article.author_id)
+    for user_id in Follow.objects.filter(column_id=article.column_id).values_list(
+        "user_id", flat=True
+    ):
+        recipients.offer(user_id, Kind.NEW_CHAPTER)
+    return _notify(recipients, actor_id=article.author_id, comment=None, article=article)
+
+
+def _notify(recipients: Recipients, *, actor_id, comment, article, reason: str = ""):
+    if not recipients.kinds:
+        return []
+    active = set(
+        User.objects.filter(pk__in=recipients.kinds, is_active=True).values_list("pk", flat=True)
+    )
+    rows = [
+        Notification(
+            recipient_id=user_id,
+            kind=kind,
+            actor_id=actor_id,
+            comment=comment,
+            article=article,
+            reason=reason,
+        )
+        for user_id, kind in recipients.kinds.items()
+        if user_id in active
+    ]
+    # The unique constraint makes a repeated action (feature, unfeature, feature) a no-op.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    created = list(
+        Notification.objects.filter(
+            recipient_id__in=[row.recipient_id for row in rows],
+            kind__in={row.kind for row in rows},
+            comment=comment,
+            article=article,
+            emailed_at__isnull=True,
+            in_digest=False,
+        ).select_related("recipient", "actor", "comment", "article__column")
+    )
+    queue_emails(created)
+    return created
+
+
+# --- Deciding how they are told ----------------------------------------------------------
+
+
+def delivery_for(user: User, kind: str) -> str:
+    preference = Preference.objects.filter(user=user, kind=kind).values_list("delivery", flat=True)
+    return preference.first() or DEFAULT_DELIVERY[Kind(kind)]
+
+
+def preferences_for(user: User) -> dict[str, str]:
+    stored = dict(Preference.objects.filter(user=user).values_list("kind", "delivery"))
+    return {kind: stored.get(kind, DEFAULT_DELIVERY[Kind(kind)]) for kind in Kind.values}
+
+
+@transaction.atomic
+def set_preferences(*, user: User, deliveries: dict[str, str]) -> None:
+    for kind, delivery in deliveries.items():
+        Preference.objects.update_or_create(user=user, kind=kind, defaults={"delivery": delivery})
+
+
+def _recent_immediate_count(user: User) -> int:
+    since = timezone.now() - timedelta(hours=1)
+    return (
+        OutgoingEmail.objects.filter(recipient=user, created_at__gte=since).exclude(kind="").count()
+    )
+
+
+def queue_emails(notifications: list[Notification]) -> list[OutgoingEmail]:
+    """Immediate emails for those who want them (under the hourly cap); the digest for the rest."""
+    emails, to_digest = [], []
+    for notification in notifications:
+        user = notification.recipient
+        if not user.email:
+            continue  # a legacy account nobody has claimed yet: on the site only
+        delivery = delivery_for(user, notification.kind)
+        if delivery == Delivery.OFF:
+            continue
+        cap = settings.NOTIFICATION_EMAILS_PER_HOUR
+        if delivery == Delivery.DIGEST or _recent_immediate_count(user) >= cap:
+            to_digest.append(notification.pk)
+            continue
+        emails.append(_build_email(notification))
+        notification.emailed_at = timezone.now()
+        notification.save(update_fields=["emailed_at"])
+    if to_digest:
+        Notification.objects.filter(pk__in=to_digest).update(in_digest=True)
+    if emails:
+        ids = [email.pk for email in emails]
+        transaction.on_commit(lambda: enqueue_emails(ids))
+    return emails
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def unsubscribe_token(user: User, kind: str) -> str:
+    return signing.dumps({"u": user.pk, "k": kind}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def read_unsubscribe_token(token: str) -> tuple[User, str]:
+    """The user and kind a token unsubscribes; signing.BadSignature if it was tampered with."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    kind = data.get("k")
+    if kind not in Kind.values and kind != "digest":
+        raise signing.BadSignature("unknown kind")
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if user is None:
+        raise signing.BadSignature("unknown user")
+    return user, kind
+
+
+def target_url(notification: Notification) -> str:
+    if notification.comment_id:
+        return notification.comment.get_absolute_url()
+    return notification.article.get_absolute_url()
+
+
+def _headers(user: User, kind: str) -> dict[str, str]:
+    url = absolute(reverse("notifications:unsubscribe", args=[unsubscribe_token(user, kind)]))
+    return {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Auto-Submitted": "auto-generated",
+    }
+
+
+def _build_email(notification: Notification) -> OutgoingEmail:
+    user = notification.recipient
+    context = {
+        "notification": notification,
+        "user": user,
+        "link": absolute(target_url(notification)),
+        "excerpt": _excerpt(notification),
+        "settings_link": absolute(reverse("notifications:settings")),
+        "site_url": settings.SITE_URL,
+    }
+    headers = _headers(user, notification.kind)
+    context["unsubscribe_link"] = headers["List-Unsubscribe"][1:-1]
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        subject = render_to_string("notifications/email/subject.txt", context).strip()
+        text = render_to_string("notifications/email/notification.txt", context)
+        html = render_to_string("notifications/email/notification.html", context)
+    return OutgoingEmail.objects.create(
+        recipient=user,
+        kind=notification.kind,
+        to=user.email,
+        subject=" ".join(subject.split())[:300],
+        body_text=text,
+        body_html=html,
+        headers=headers,
+    )
+
+
+def _excerpt(notification: Notification) -> str:
+    if notification.comment_id:
+        text = notification.comment.body_md
+    else:
+        text = notification.article.body_md or notification.article.title
+    text = " ".join(text.split())
+    return text if len(text) <= 280 else text[:279] + "…"
+
+
+# --- Sending -----------------------------------------------------------------------------
+
+
+def enqueue_emails(ids: list[int]) -> None:
+    """Hand the emails to Celery. If the broker is down nothing is lost: the rows stay
+    pending and the sweeper enqueues them again."""
+    from .tasks import send_email  # the task module imports this one
+
+    for email_id in ids:
+        try:
+            send_email.delay(email_id)
+        except Exception:  # noqa: BLE001 - any broker failure; the sweeper retries
+            log.warning(
+                "could not enqueue email %s; the sweeper will retry", email_id, exc_info=True
+            )
+
+
+@dataclass
+class Delivered:
+    sent: bool
+    retry_in: int | None = None
+
+
+def deliver_email(*, email_id: int) -> Delivered:
+    """Send one pending email, at most once: the row is locked and its state checked first."""
+    with transaction.atomic():
+        email = OutgoingEmail.objects.select_for_update().filter(pk=email_id).first()
+        if email is None or email.state != EmailState.PENDING:
+            return Delivered(sent=False)
+        now = timezone.now()
+        if email.next_attempt_at and email.next_attempt_at > now:
+            return Delivered(sent=False)  # too early: its own retry (or the sweeper) comes later
+        message = EmailMultiAlternatives(
+            email.subject,
+            email.body_text,
+            settings.DEFAULT_FROM_EMAIL,
+            [email.to],
+            headers=email.headers,
+        )
+        if email.body_html:
+            message.attach_alternative(email.body_html, "text/html")
+        email.attempts += 1
+        try:
+            message.send()
+        except (OSError, Exception) as exc:  # noqa: BLE001 - smtplib errors, refused, timeouts
+            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if email.attempts >= MAX_ATTEMPTS:
+                email.state = EmailState.FAILED
+                email.save(update_fields=["attempts", "last_error", "state"])
+                return Delivered(sent=False)
+            delay = min(RETRY_BASE_SECONDS * 2 ** (email.attempts - 1), RETRY_MAX_SECONDS)
+            email.next_attempt_at = now + timedelta(seconds=delay)
+            email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+            return Delivered(sent=False, retry_in=delay)
+        email.state = EmailState.SENT
+        email.sent_at = timezone.now()
+        email.save(update_fields=["attempts", "state", "sent_at"])
+        return Delivered(sent=True)
+
+
+def sweep_pending_emails(*, older_than: timedelta = timedelta(minutes=1)) -> list[int]:
+    """Enqueue again what is still pending a while after it should have gone."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        OutgoingEmail.objects.filter(state=EmailState.PENDING, created_at__lte=cutoff)
+        .exclude(next_attempt_at__gt=timezone.now())
+        .values_list("pk", flat=True)[:1000]
+    )
+    enqueue_emails(ids)
+    return ids
+
+
+@transaction.atomic
+def retry_failed_emails() -> list[int]:
+    ids = list(OutgoingEmail.objects.filter(state=EmailState.FAILED).values_list("pk", flat=True))
+    OutgoingEmail.objects.filter(pk__in=ids).update(
+        state=EmailState.PENDING, attempts=0, next_attempt_at=None
+    )
+    transaction.on_commit(lambda: enqueue_emails(ids))
+    return ids
+
+
+@transaction.atomic
+def send_digests() -> list[int]:
+    """One email per person with everything waiting for their digest."""
+    due = (
+        Notification.objects.filter(in_digest=True, emailed_at__isnull=True)
+        .select_related("recipient", "actor", "comment", "article__column")
+        .order_by("recipient_id", "created_at")
+    )
+    by_user: dict[int, list[Notification]] = {}
+    for notification in due:
+        by_user.setdefault(notification.recipient_id, []).append(notification)
+    ids = []
+    for items in by_user.values():
+        user = items[0].recipient
+        if not user.email or not user.is_active:
+            continue
+        context = {
+            "user": user,
+            "items": [
+                {"notification": n, "link": absolute(target_url(n)), "excerpt": _excerpt(n)}
+                for n in items
+            ],
+            "settings_link": absolute(reverse("notifications:settings")),
+            "site_url": settings.SITE_URL,
+        }
+        headers = _headers(user, "digest")
+        context["unsubscribe_link"] = headers["List-Unsubscribe"][1:-1]
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            subject = render_to_string("notifications/email/digest_subject.txt", context)
+            text = render_to_string("notifications/email/digest.txt", context)
+            html = render_to_string("notifications/email/digest.html", context)
+        email = OutgoingEmail.objects.create(
+            recipient=user,
+            kind="",
+            to=user.email,
+            subject=" ".join(subject.split())[:300],
+            body_text=text,
+            body_html=html,
+            headers=headers,
+        )
+        ids.append(email.pk)
+    Notification.objects.filter(pk__in=[n.pk for items in by_user.values() for n in items]).update(
+        emailed_at=timezone.now()
+    )
+    transaction.on_commit(lambda: enqueue_emails(ids))
+    return ids
+
+
+# --- The reader's side -------------------------------------------------------------------
+
+
+@transaction.atomic
+def unsubscribe(*, user: User, kind: str) -> None:
+    kinds = Kind.values if kind == "digest" else [kind]
+    if kind == "digest":
+        # "No more digests": whatever went to the digest stays on the site only.
+        kinds = [k for k, d in preferences_for(user).items() if d == Delivery.DIGEST]
+    set_preferences(user=user, deliveries=dict.fromkeys(kinds, Delivery.OFF))
+
+
+def mark_read(*, user: User, notification_id: int | None = None) -> int:
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def toggle_follow(*, user: User, column=None, article=None) -> bool:
+    lookup = {"column": column} if column is not None else {"article": article}
+    deleted, _ = Follow.objects.filter(user=user, **lookup).delete()
+    if deleted:
+        return False
+    Follow.objects.get_or_create(user=user, **lookup)
+    return True
