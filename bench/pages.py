@@ -388,13 +388,21 @@ def measure(s: Scenario, args: argparse.Namespace, services: ServiceCpu) -> dict
     log(f"{s.key}: {s.label}: warm-up {args.warmup}s, then {args.duration}s")
     wrk(url, headers, seconds=args.warmup, args=args)
     workers = s.server.worker_pids()
+    busy0, wrk0 = common.machine_busy_ms(), common.children_cpu_ms()
     cpu0, svc0 = common.cpu_ticks(workers), services.snapshot()
     output = wrk(url, headers, seconds=args.duration, args=args)
     cpu1, svc1 = common.cpu_ticks(workers), services.snapshot()
+    busy1, wrk1 = common.machine_busy_ms(), common.children_cpu_ms()
     if s.server.worker_pids() != workers:
         raise BenchError(f"scenario {s.key}: gunicorn workers changed during the run")
     result = parse_wrk(output)
     n = max(result["requests"], 1)
+    worker_ms = (cpu1 - cpu0) * 1000 / common.CLK_TCK
+    pg_ms = ServiceCpu.delta_ms(svc0, svc1, "postgres")
+    redis_ms = ServiceCpu.delta_ms(svc0, svc1, "redis")
+    # What the rest of the machine (other people's processes) took meanwhile: the figures are
+    # only as good as this is small.
+    others_ms = (busy1 - busy0) - worker_ms - pg_ms - redis_ms - (wrk1 - wrk0)
     result.update(
         key=s.key,
         label=s.label,
@@ -403,9 +411,12 @@ def measure(s: Scenario, args: argparse.Namespace, services: ServiceCpu) -> dict
         page_bytes=size,
         comments_on_page=s.page.comments_on_page if s.page else 0,
         comments_total=s.page.total if s.page else 0,
-        cpu_ms_per_request=(cpu1 - cpu0) * 1000 / common.CLK_TCK / n,
-        postgres_cpu_ms_per_request=ServiceCpu.delta_ms(svc0, svc1, "postgres") / n,
-        redis_cpu_ms_per_request=ServiceCpu.delta_ms(svc0, svc1, "redis") / n,
+        cpu_ms_per_request=worker_ms / n,
+        postgres_cpu_ms_per_request=pg_ms / n,
+        redis_cpu_ms_per_request=redis_ms / n,
+        wrk_cpu_share=(wrk1 - wrk0) / (result["duration_s"] * 1000 * os.cpu_count()),
+        other_processes_cpu_share=max(others_ms, 0)
+        / (result["duration_s"] * 1000 * os.cpu_count()),
         worker_pids=workers,
     )
     # The page must still be right after the load (nothing was corrupted or invalidated).
@@ -416,7 +427,8 @@ def measure(s: Scenario, args: argparse.Namespace, services: ServiceCpu) -> dict
 def table(results: dict[str, dict], goals: dict[str, dict]) -> str:
     head = (
         f"{'':2} {'scenario':<44} {'on page':>8} {'KiB':>6} {'req/s':>8} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'CPU ms/req':>10} {'pg ms':>6} {'redis':>6} {'errors':>6}  goal"
+        f"{'p99 ms':>7} {'CPU ms/req':>10} {'pg ms':>6} {'redis':>6} {'others':>6} "
+        f"{'errors':>6}  goal"
     )
     lines = [head, "-" * len(head)]
     for key, r in results.items():
@@ -427,9 +439,18 @@ def table(results: dict[str, dict], goals: dict[str, dict]) -> str:
             f"{key:2} {r['label']:<44} {on_page:>8} {r['page_bytes'] / 1024:>6.1f} "
             f"{r['rps']:>8.1f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
             f"{r['cpu_ms_per_request']:>10.2f} {r['postgres_cpu_ms_per_request']:>6.2f} "
-            f"{r['redis_cpu_ms_per_request']:>6.2f} {r['non_2xx'] + r['socket_errors']:>6}  "
+            f"{r['redis_cpu_ms_per_request']:>6.2f} {r['other_processes_cpu_share']:>6.0%} "
+            f"{r['non_2xx'] + r['socket_errors']:>6}  "
             f"{goal_text}"
         )
+    lines += [
+        "",
+        "on page: comments on the first page / in the article. CPU ms/req: gunicorn workers "
+        "(utime+stime) per request;",
+        "pg ms, redis: PostgreSQL's and Redis's CPU per request; others: share of the machine's "
+        "CPU that other processes",
+        "took during the run (high = noisy figures); errors: non-2xx/3xx and socket errors.",
+    ]
     return "\n".join(lines)
 
 
@@ -476,7 +497,8 @@ def main() -> int:
     try:
         t0 = time.monotonic()
         common.setup_django(env, APP_SETTINGS)
-        data = create_data()
+        with common.quiet_stdout():
+            data = create_data()
         from django.db import connections
 
         services = ServiceCpu()
@@ -564,6 +586,10 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
         log(f"wrote {args.json}")
+    failed = [k for k, r in results.items() if r["non_2xx"] or r["socket_errors"]]
+    if failed:
+        log(f"FAILED: errors under load in scenario(s) {', '.join(failed)}")
+        return 2
     if args.strict and not all(g["met"] for g in goals.values()):
         return 1
     return 0

@@ -284,7 +284,8 @@ def main() -> int:
         from django.db import connections
 
         t0 = time.monotonic()
-        data = create_data(args.users)
+        with common.quiet_stdout():
+            data = create_data(args.users)
         connections.close_all()  # this process must hold no SQLite lock during the load
         log(f"setup {time.monotonic() - t0:.1f}s; SQLite file {db}")
         server = stack.add(

@@ -7,9 +7,11 @@ Every server a bench starts is started here, in a session of its own, and stoppe
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -176,6 +178,19 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+def machine_busy_ms() -> float:
+    """CPU time every CPU of the machine has spent busy (not idle or waiting on I/O), in ms."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) * 1000 / CLK_TCK
+
+
+def children_cpu_ms() -> float:
+    """CPU time of this process's finished children (wrk runs), in ms."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 @dataclass
 class Gunicorn:
     """`gunicorn config.wsgi -w N -b 127.0.0.1:PORT` with a given settings module."""
@@ -291,6 +306,14 @@ def setup_django(env: dict[str, str], settings: str) -> None:
     import django
 
     django.setup()
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Setup steps write through the app's services, which mail notifications; with no SMTP
+    server configured the site prints mails on stdout, where the bench's own report goes."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
 
 
 def login_session(user) -> str:
