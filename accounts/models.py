@@ -19,6 +19,10 @@ display_name_validator = RegexValidator(
 )
 
 
+# A ban is a suspension that ends in this year: far enough to mean "never".
+BANNED_YEAR = 9999
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -67,6 +71,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Created by the legacy importer; has no usable password until claimed."),
     )
     legacy_key = models.CharField(max_length=80, null=True, blank=True, unique=True, editable=False)
+    suspended_until = models.DateTimeField(
+        _("suspended until"),
+        null=True,
+        blank=True,
+        help_text=_("Can read but not write until then. A ban is a suspension with no end."),
+    )
+    suspension_reason = models.TextField(_("suspension reason"), blank=True)
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
@@ -121,6 +132,14 @@ class User(AbstractBaseUser, PermissionsMixin):
             return self.avatar.url
         # Imported URLs are kept as written; only web addresses are ever put in a page.
         return self.avatar_url if self.avatar_url.startswith("https://") else ""
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_until is not None and self.suspended_until > timezone.now()
+
+    @property
+    def is_banned(self) -> bool:
+        return self.suspended_until is not None and self.suspended_until.year >= BANNED_YEAR
 
     @property
     def initial(self) -> str:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "accounts",
     "forum",
     "notifications",
+    "moderation",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "moderation.middleware.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -277,3 +279,14 @@ COLLOQUY_DEMO_ADMIN_EMAIL = "admin@example.com"
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Beyond this many immediate emails in an hour, a person's notifications wait for the digest.
 NOTIFICATION_EMAILS_PER_HOUR = env.int("NOTIFICATION_EMAILS_PER_HOUR", default=10)
+# Moderation and spam control.
+REPORTS_TO_HIDE = env.int("REPORTS_TO_HIDE", default=3)  # distinct trusted reporters
+TRUSTED_AFTER_DAYS = env.int("TRUSTED_AFTER_DAYS", default=2)  # account age to be "trusted"
+HOLD_FIRST_COMMENTS_WITH_LINKS = env.int("HOLD_FIRST_COMMENTS_WITH_LINKS", default=3)
+DUPLICATE_WINDOW_SECONDS = env.int("DUPLICATE_WINDOW_SECONDS", default=600)
+# "count/seconds" per user and per IP address; the cache (Redis in production) keeps the count.
+RATE_LIMITS = {
+    "comment": env.str("RATE_LIMIT_COMMENT", default="10/60"),
+    "like": env.str("RATE_LIMIT_LIKE", default="60/60"),
+    "report": env.str("RATE_LIMIT_REPORT", default="10/3600"),
+}

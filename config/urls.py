@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("accounts.urls")),
     path("", include("notifications.urls")),
+    path("", include("moderation.urls")),
     path("", include("forum.urls")),
 ]
 

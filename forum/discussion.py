@@ -27,7 +27,7 @@ from .models import Article, Comment
 
 CACHE_SECONDS = 24 * 3600
 TEMPLATE = "forum/article_detail.html"
-MARKER = re.compile(r"<!--(like|act):(\d+):(\d+)(?::(\d):(\d+))?-->")
+MARKER = re.compile(r"<!--(like|act|mod):(\d+):(\d+)(?::(\d):(\d+))?-->")
 
 
 def labels() -> dict[str, str]:
@@ -75,6 +75,9 @@ def _button_text() -> dict[str, str]:
         "feature": escape(gettext("Feature")),
         "unfeature": escape(gettext("Unfeature")),
         "login_to_like": escape(gettext("Log in to like")),
+        "report": escape(gettext("Report")),
+        "hide": escape(gettext("Hide")),
+        "restore": escape(gettext("Restore")),
     }
 
 
@@ -178,8 +181,10 @@ def personalize(
         token = escape(get_token(request))
         can_feature = permissions.can_feature(user, article)
         can_write = permissions.can_write(user)
+        # Moderators everywhere, the column's author in their column: hide and restore.
+        can_moderate = permissions.is_moderator(user) or article.column.author_id == user.pk
     else:
-        liked, token, can_feature, can_write = set(), "", False, False
+        liked, token, can_feature, can_write, can_moderate = set(), "", False, False, False
     login = reverse("account_login")
     text = _button_text()
 
@@ -195,6 +200,11 @@ def personalize(
                 login_url=f"{login}?next={url}",
                 text=text,
             )
+        if kind == "mod":
+            # A hidden or held comment's tombstone: those who moderate may bring it back.
+            if not can_moderate:
+                return ""
+            return f'<a class="action" href="{url}restore/">{text["restore"]}</a>'
         is_root, featured, author_id = (
             match.group(3) == "1",
             match.group(4) == "1",
@@ -207,6 +217,13 @@ def personalize(
                 f'hx-target="#c-{pk}" hx-swap="outerHTML">{text["edit"]}</a>'
                 f'<a class="action" href="{url}delete/">{text["delete"]}</a>'
             )
+        if can_write and author_id != user.pk:
+            parts.append(
+                f'<a class="action" href="{url}report/" hx-get="{url}report/" '
+                f'hx-target="#reply-{pk}" hx-swap="outerHTML">{text["report"]}</a>'
+            )
+        if can_moderate:
+            parts.append(f'<a class="action" href="{url}hide/">{text["hide"]}</a>')
         if is_root and can_feature:
             label = text["unfeature"] if featured else text["feature"]
             parts.append(

@@ -6,6 +6,7 @@ class CommentStatus(models.TextChoices):
     VISIBLE = "visible", _("Visible")
     HIDDEN = "hidden", _("Hidden")  # by a moderator; reversible
     REMOVED = "removed", _("Removed")  # deleted by its author or a moderator; tombstone
+    HELD = "held", _("Held for review")  # new account's link, or reported enough; not shown
 
 
 class CommentSort(models.TextChoices):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .enums import CommentStatus
@@ -17,15 +18,13 @@ MODERATORS_GROUP = "Moderators"
 
 
 def is_moderator(user) -> bool:
+    """Superusers, and staff whose groups (the "Moderators" group) grant moderation.moderate."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
-    if not hasattr(user, "_colloquy_is_moderator"):
-        user._colloquy_is_moderator = (
-            user.is_staff and user.groups.filter(name=MODERATORS_GROUP).exists()
-        )
-    return user._colloquy_is_moderator
+    # Only staff can hold the permission: readers are answered without a query.
+    return user.is_staff and user.has_perm("moderation.moderate")
 
 
 def has_verified_email(user) -> bool:
@@ -37,7 +36,19 @@ def has_verified_email(user) -> bool:
 
 
 def can_write(user) -> bool:
-    return user.is_authenticated and user.is_active and has_verified_email(user)
+    return (
+        user.is_authenticated
+        and user.is_active
+        and not user.is_suspended
+        and has_verified_email(user)
+    )
+
+
+def can_moderate(user, comment: Comment) -> bool:
+    """Moderators everywhere; a column's author in their own column (hide, restore, feature)."""
+    return user.is_authenticated and (
+        is_moderator(user) or comment.article.column.author_id == user.pk
+    )
 
 
 def can_edit_comment(user, comment: Comment) -> bool:
@@ -57,8 +68,26 @@ def can_feature(user, article: Article) -> bool:
 
 
 def check_can_write(user) -> None:
+    if user.is_authenticated and user.is_suspended:
+        raise PermissionDenied(suspension_message(user))
     if not can_write(user):
         raise PermissionDenied(_("Verify your email address to take part in discussions."))
+
+
+def suspension_message(user) -> str:
+    reason = user.suspension_reason or _("no reason given")
+    if user.is_banned:
+        return _("Your account is banned from writing (%(reason)s).") % {"reason": reason}
+    until = timezone.localtime(user.suspended_until).strftime("%Y-%m-%d %H:%M")
+    return _("Your account is suspended until %(until)s (%(reason)s). You can still read.") % {
+        "until": until,
+        "reason": reason,
+    }
+
+
+def check_can_moderate(user, comment: Comment) -> None:
+    if not can_moderate(user, comment):
+        raise PermissionDenied(_("Only moderators and the column's author can do this."))
 
 
 def check_can_edit_comment(user, comment: Comment) -> None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from moderation import policy as moderation_policy
 from notifications import services as notifications
 
 from .enums import CommentStatus
@@ -113,6 +114,7 @@ def post_comment(
     """Create a comment (a root when `parent` is None) and keep every counter in step."""
     now = created_at or timezone.now()
     body_html, mentioned = render_comment_and_mentions(body)
+    status = moderation_policy.initial_status(author=author, body=body)
     comment = Comment.objects.create(
         article=article,
         author=author,
@@ -121,11 +123,16 @@ def post_comment(
         body_md=body,
         body_html=body_html,
         created_at=now,
+        status=status,
     )
     # The path ends with the comment's own id, known only after the insert.
     comment.root_id = parent.root_id if parent else comment.pk
     comment.path = (parent.path if parent else "") + path_segment(comment.pk)
     Comment.objects.filter(pk=comment.pk).update(root_id=comment.root_id, path=comment.path)
+    if status != CommentStatus.VISIBLE:
+        # Held for review: not shown, not counted, nobody notified until a moderator approves.
+        moderation_policy.record_hold(comment=comment)
+        return comment
     if parent:
         Comment.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
     _bump_thread(article.pk, comment_count=F("comment_count") + 1, last_commented_at=now)
@@ -147,6 +154,14 @@ def edit_comment(*, comment: Comment, body: str) -> Comment:
     comment.save(update_fields=["body_md", "body_html", "edited_at"])
     _bump_thread(comment.article_id)
     return comment
+
+
+def set_comment_status(comment: Comment, status: str) -> None:
+    """Change a comment's visibility, keeping the counters of visible comments right.
+
+    Used by the author's delete (here) and by moderation (moderation.services)."""
+    _set_status(comment, status)
+    _bump_thread(comment.article_id)
 
 
 def _set_status(comment: Comment, status: str) -> None:

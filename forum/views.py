@@ -18,6 +18,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from moderation import policy as moderation_policy
+from moderation import ratelimit
 from notifications.selectors import follows
 
 from . import permissions, selectors, services
@@ -141,10 +143,12 @@ def comment_create(request, column_slug: str, slug: str):
         return _login_required(request, article.get_absolute_url())
     permissions.check_can_write(request.user)
     form = CommentForm(request.POST)
+    _refuse_duplicate(request, form)
     if not form.is_valid():
         if request.htmx:
             return _vary(_form_partial(request, article, form, status=400))
         return _article_page(request, article, comment_form=form, status=400)
+    ratelimit.hit(request, "comment")
     comment = services.post_comment(
         article=article, author=request.user, body=form.cleaned_data["body"]
     )
@@ -155,6 +159,14 @@ def comment_create(request, column_slug: str, slug: str):
         )
         return _vary(_form_partial(request, article, CommentForm(), new_thread=new_thread))
     return redirect(comment.get_absolute_url())
+
+
+def _refuse_duplicate(request, form: CommentForm) -> None:
+    """The same text again from the same person, within minutes: refused as a form error."""
+    if form.is_valid() and moderation_policy.is_duplicate(
+        author=request.user, body=form.cleaned_data["body"]
+    ):
+        form.add_error("body", _("You just posted this. Edit it instead of posting it again."))
 
 
 def _form_partial(request, article, form, *, status: int = 200, new_thread=None) -> HttpResponse:
@@ -203,7 +215,9 @@ def comment_reply(request, pk: int):
     auto_id = f"id_reply{parent.pk}_%s"
     if request.method == "POST":
         form = CommentForm(request.POST, auto_id=auto_id)
+        _refuse_duplicate(request, form)
         if form.is_valid():
+            ratelimit.hit(request, "comment")
             reply = services.post_comment(
                 article=parent.article,
                 author=request.user,
@@ -272,6 +286,7 @@ def comment_like(request, pk: int):
     permissions.check_can_write(request.user)
     if comment.status != CommentStatus.VISIBLE:
         return HttpResponse(_("This comment is no longer visible."), status=409)
+    ratelimit.hit(request, "like")
     liked = services.toggle_like(user=request.user, comment=comment)
     if request.htmx:
         comment.refresh_from_db(fields=["like_count"])
@@ -294,6 +309,7 @@ def article_like(request, column_slug: str, slug: str):
     if not request.user.is_authenticated:
         return _login_required(request, article.get_absolute_url())
     permissions.check_can_write(request.user)
+    ratelimit.hit(request, "like")
     liked = services.toggle_like(user=request.user, article=article)
     if request.htmx:
         article.refresh_from_db(fields=["like_count"])

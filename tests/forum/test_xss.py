@@ -255,12 +255,14 @@ def test_payload_in_a_comment_is_inert_on_every_page_showing_it(
     assert comment.body_md == payload.strip()
     assert "<!--" not in comment.body_html
 
-    assert_ok_and_inert(author.post(create, {"body": payload}, **HX), "htmx create", fragment=True)
+    # The same text twice in a row is refused as a duplicate; the second copy differs by a line.
+    again = {"body": payload + "\n\n(again)"}
+    assert_ok_and_inert(author.post(create, again, **HX), "htmx create", fragment=True)
     reply_url = reverse("forum:comment-reply", args=[comment.pk])
     assert_ok_and_inert(
         replier.post(reply_url, {"body": payload}, **HX), "htmx reply", fragment=True
     )
-    replier.post(reply_url, {"body": payload})
+    replier.post(reply_url, {"body": payload + "\n\n(plain form)"})
     assert Comment.objects.count() == 4
 
     for who, client in [

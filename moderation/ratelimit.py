@@ -1,0 +1,42 @@
+"""Fixed-window rate limits per user and per IP address, counted in the cache.
+
+With Redis as the cache (production) the counts are shared by every web process.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+IP_SHARE = 5
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def hit(request, scope: str) -> None:
+    """Count one `scope` action for the user and their IP; raise RateLimited past the limit."""
+    limit, window = (int(part) for part in settings.RATE_LIMITS[scope].split("/"))
+    bucket = int(time.time() // window)
+    # Several people can share an address (an office, a campus): the IP gets more room.
+    keys = [(f"rl:{scope}:ip:{_client_ip(request)}:{bucket}", limit * IP_SHARE)]
+    if request.user.is_authenticated:
+        keys.append((f"rl:{scope}:user:{request.user.pk}:{bucket}", limit))
+    for key, limit in keys:
+        cache.add(key, 0, timeout=window + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window + 5)
+            count = 1
+        if count > limit:
+            raise RateLimited(retry_after=window - int(time.time()) % window)
