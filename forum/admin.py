@@ -7,6 +7,7 @@ from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .importing import create_import_job
 from .models import Article, Column, Comment, CommentRevision, ImportJob, Like
 
@@ -42,6 +43,10 @@ class ArticleAdmin(admin.ModelAdmin):
     ]
     autocomplete_fields = ["author", "column"]
     prepopulated_fields = {"slug": ["title"]}
+
+    def save_model(self, request, obj, form, change):
+        was_published = bool(form.initial.get("is_published")) if change else False
+        services.save_article(article=obj, was_published=was_published)
 
 
 class CommentRevisionInline(admin.TabularInline):

@@ -68,7 +68,21 @@ def publish_article(
         body_html=render_article_markdown(body_md),
         published_at=published_at or timezone.now(),
     )
-    notifications.notify_new_chapter(article=article)
+    if article.is_published:
+        notifications.notify_new_chapter(article=article)
+    return article
+
+
+@transaction.atomic
+def save_article(*, article: Article, was_published: bool) -> Article:
+    """An article edited in the admin: render its body, and tell the column's followers when
+    it becomes published (a new chapter, or a draft switched on)."""
+    article.body_html = render_article_markdown(article.body_md)
+    if article.pk:
+        article.edited_at = timezone.now()
+    article.save()
+    if article.is_published and not was_published:
+        notifications.notify_new_chapter(article=article)
     return article
 
 

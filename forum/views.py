@@ -118,6 +118,11 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         "previous_chapter": previous_chapter,
         "next_chapter": next_chapter,
         "can_write": permissions.can_write(request.user),
+        "suspension": (
+            permissions.suspension_message(request.user)
+            if request.user.is_authenticated and request.user.is_suspended
+            else ""
+        ),
         "comment_form": comment_form or CommentForm(),
         "article_like_button": _article_like_button(request, article, threads.article_liked),
         "following": follows(user=request.user, article=article),

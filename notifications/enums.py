@@ -39,5 +39,6 @@ DEFAULT_DELIVERY = {
 
 class EmailState(models.TextChoices):
     PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")  # claimed by a worker until next_attempt_at (a lease)
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")

@@ -14,12 +14,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
+from forum.permissions import has_verified_email
 
 from .enums import DEFAULT_DELIVERY, PRIORITY, Delivery, EmailState, Kind
 from .models import Follow, Notification, OutgoingEmail, Preference
@@ -30,6 +32,7 @@ UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 MAX_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
+SEND_LEASE_SECONDS = 300
 
 
 # --- Deciding who is told ----------------------------------------------------------------
@@ -170,8 +173,8 @@ def queue_emails(notifications: list[Notification]) -> list[OutgoingEmail]:
     emails, to_digest = [], []
     for notification in notifications:
         user = notification.recipient
-        if not user.email:
-            continue  # a legacy account nobody has claimed yet: on the site only
+        if not user.email or not has_verified_email(user):
+            continue  # unverified, or a legacy account nobody has claimed: on the site only
         delivery = delivery_for(user, notification.kind)
         if delivery == Delivery.OFF:
             continue
@@ -237,7 +240,8 @@ def _build_email(notification: Notification) -> OutgoingEmail:
     }
     headers = _headers(user, notification.kind)
     context["unsubscribe_link"] = headers["List-Unsubscribe"][1:-1]
-    with translation.override(user.language or settings.LANGUAGE_CODE):
+    context["language"] = user.language or settings.LANGUAGE_CODE
+    with translation.override(context["language"]):
         subject = render_to_string("notifications/email/subject.txt", context).strip()
         text = render_to_string("notifications/email/notification.txt", context)
         html = render_to_string("notifications/email/notification.html", context)
@@ -254,6 +258,8 @@ def _build_email(notification: Notification) -> OutgoingEmail:
 
 def _excerpt(notification: Notification) -> str:
     if notification.comment_id:
+        if notification.comment.status != "visible":
+            return ""  # taken down since: its words are not repeated anywhere
         text = notification.comment.body_md
     else:
         text = notification.article.body_md or notification.article.title
@@ -285,48 +291,65 @@ class Delivered:
 
 
 def deliver_email(*, email_id: int) -> Delivered:
-    """Send one pending email, at most once: the row is locked and its state checked first."""
-    with transaction.atomic():
-        email = OutgoingEmail.objects.select_for_update().filter(pk=email_id).first()
-        if email is None or email.state != EmailState.PENDING:
+    """Send one pending email, at most once.
+
+    The row is claimed first (pending → sending, with a lease) in a short transaction, then the
+    SMTP conversation happens outside any transaction (a slow server holds no database lock),
+    then the outcome is written. Two workers can't both claim a row; a worker that dies while
+    sending leaves a lease that the sweeper reclaims when it runs out.
+    """
+    now = timezone.now()
+    claimed = OutgoingEmail.objects.filter(pk=email_id, state=EmailState.PENDING).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    if not claimed.update(
+        state=EmailState.SENDING,
+        next_attempt_at=now + timedelta(seconds=SEND_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+    ):
+        return Delivered(sent=False)  # sent already, claimed by another worker, or not yet due
+    email = OutgoingEmail.objects.get(pk=email_id)
+    message = EmailMultiAlternatives(
+        email.subject,
+        email.body_text,
+        settings.DEFAULT_FROM_EMAIL,
+        [email.to],
+        headers=email.headers,
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:  # noqa: BLE001 - smtplib errors, refused, timeouts: all retried
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if email.attempts >= MAX_ATTEMPTS:
+            OutgoingEmail.objects.filter(pk=email.pk).update(
+                state=EmailState.FAILED, last_error=error, next_attempt_at=None
+            )
             return Delivered(sent=False)
-        now = timezone.now()
-        if email.next_attempt_at and email.next_attempt_at > now:
-            return Delivered(sent=False)  # too early: its own retry (or the sweeper) comes later
-        message = EmailMultiAlternatives(
-            email.subject,
-            email.body_text,
-            settings.DEFAULT_FROM_EMAIL,
-            [email.to],
-            headers=email.headers,
+        delay = min(RETRY_BASE_SECONDS * 2 ** (email.attempts - 1), RETRY_MAX_SECONDS)
+        OutgoingEmail.objects.filter(pk=email.pk).update(
+            state=EmailState.PENDING,
+            last_error=error,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
         )
-        if email.body_html:
-            message.attach_alternative(email.body_html, "text/html")
-        email.attempts += 1
-        try:
-            message.send()
-        except (OSError, Exception) as exc:  # noqa: BLE001 - smtplib errors, refused, timeouts
-            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if email.attempts >= MAX_ATTEMPTS:
-                email.state = EmailState.FAILED
-                email.save(update_fields=["attempts", "last_error", "state"])
-                return Delivered(sent=False)
-            delay = min(RETRY_BASE_SECONDS * 2 ** (email.attempts - 1), RETRY_MAX_SECONDS)
-            email.next_attempt_at = now + timedelta(seconds=delay)
-            email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-            return Delivered(sent=False, retry_in=delay)
-        email.state = EmailState.SENT
-        email.sent_at = timezone.now()
-        email.save(update_fields=["attempts", "state", "sent_at"])
-        return Delivered(sent=True)
+        return Delivered(sent=False, retry_in=delay)
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        state=EmailState.SENT, sent_at=timezone.now(), next_attempt_at=None
+    )
+    return Delivered(sent=True)
 
 
 def sweep_pending_emails(*, older_than: timedelta = timedelta(minutes=1)) -> list[int]:
     """Enqueue again what is still pending a while after it should have gone."""
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    # A lease that ran out: the worker sending it died; the email goes back to pending.
+    OutgoingEmail.objects.filter(state=EmailState.SENDING, next_attempt_at__lte=now).update(
+        state=EmailState.PENDING, next_attempt_at=None
+    )
     ids = list(
-        OutgoingEmail.objects.filter(state=EmailState.PENDING, created_at__lte=cutoff)
-        .exclude(next_attempt_at__gt=timezone.now())
+        OutgoingEmail.objects.filter(state=EmailState.PENDING, created_at__lte=now - older_than)
+        .exclude(next_attempt_at__gt=now)
         .values_list("pk", flat=True)[:1000]
     )
     enqueue_emails(ids)
@@ -351,6 +374,9 @@ def send_digests() -> list[int]:
         .select_related("recipient", "actor", "comment", "article__column")
         .order_by("recipient_id", "created_at")
     )
+    if connection.features.has_select_for_update_skip_locked:
+        # Two digest runs at once (a redelivered task, a manual run) take disjoint rows.
+        due = due.select_for_update(skip_locked=True, of=("self",))
     by_user: dict[int, list[Notification]] = {}
     for notification in due:
         by_user.setdefault(notification.recipient_id, []).append(notification)
@@ -370,7 +396,8 @@ def send_digests() -> list[int]:
         }
         headers = _headers(user, "digest")
         context["unsubscribe_link"] = headers["List-Unsubscribe"][1:-1]
-        with translation.override(user.language or settings.LANGUAGE_CODE):
+        context["language"] = user.language or settings.LANGUAGE_CODE
+        with translation.override(context["language"]):
             subject = render_to_string("notifications/email/digest_subject.txt", context)
             text = render_to_string("notifications/email/digest.txt", context)
             html = render_to_string("notifications/email/digest.html", context)

@@ -175,11 +175,6 @@ def test_the_email_is_in_the_recipients_language_where_translated(
     assert translation.get_language() in ("en", "en-us", None)
 
 
-@pytest.mark.xfail(
-    reason="translations pending: locale/zh_Hans/LC_MESSAGES/django.po has none of the "
-    "notification email strings (subject.txt, notification.txt, digest*.txt)",
-    strict=True,
-)
 def test_a_reader_who_chose_chinese_gets_the_email_in_chinese(
     root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
@@ -197,12 +192,6 @@ def test_a_reader_who_chose_chinese_gets_the_email_in_chinese(
     assert re.search(r"[\u4e00-\u9fff]", message.body)
 
 
-@pytest.mark.xfail(
-    reason="BUG: notification.html has <html lang=\"{{ LANGUAGE_CODE|default:'en' }}\"> but "
-    "services._build_email renders it with render_to_string and no request, so LANGUAGE_CODE "
-    'is never in the context and every email says lang="en"',
-    strict=True,
-)
 def test_the_html_email_declares_the_recipients_language(
     root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
@@ -217,12 +206,6 @@ def test_the_html_email_declares_the_recipients_language(
     assert '<html lang="zh-hans">' in html
 
 
-@pytest.mark.xfail(
-    reason="BUG: services.queue_emails emails user.email without checking that the address "
-    "was verified (allauth EmailAddress.verified); anyone can @mention an account whose "
-    "address was never confirmed and make the site email that address",
-    strict=True,
-)
 def test_an_unverified_address_gets_no_email_only_the_notification_on_the_site(
     article, unverified_user, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
@@ -667,12 +650,6 @@ def test_two_workers_delivering_the_same_row_at_once_send_it_once(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("_needs_postgresql")
-@pytest.mark.xfail(
-    reason="BUG: services.send_digests reads the due notifications without locking or claiming "
-    "them, so two runs at once (a second beat, a manual run, an acks_late redelivery) both "
-    "email the same items",
-    strict=True,
-)
 def test_two_digest_runs_at_once_send_each_person_one_digest(
     article, reader, other_reader, mailoutbox
 ):

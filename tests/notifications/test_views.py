@@ -124,12 +124,6 @@ def test_the_inbox_shows_a_moderators_reason(client_for, article, reader, modera
     assert "Please stay kind" in response.text
 
 
-@pytest.mark.xfail(
-    reason="BUG: templates/notifications/inbox.html shows n.comment.body_md whatever the "
-    "comment's status, so a reply hidden by a moderator or deleted by its author stays "
-    "readable in the recipient's inbox (and in digests via services._excerpt)",
-    strict=True,
-)
 def test_the_inbox_does_not_show_the_text_of_a_comment_that_was_taken_down(
     client_for, article, reader, other_reader
 ):

@@ -414,12 +414,6 @@ def test_a_comment_that_fails_leaves_no_notification(article, reader, other_read
 # --- Chapters published outside the service --------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: only forum.services.publish_article calls notify_new_chapter; a chapter added "
-    "in the admin (ArticleAdmin, the only publishing UI) or a draft switched to is_published "
-    "there tells no follower of the column",
-    strict=True,
-)
 def test_a_chapter_added_in_the_admin_tells_the_columns_followers(
     client, admin_user, column, column_author, reader
 ):
