@@ -1,0 +1,715 @@
+"""Spam and abuse controls, seen from the edge: rate limits (429), duplicate refusal, new
+accounts' links held for review, suspensions and bans, and the counters staying right through
+all of it.
+
+The autouse `_generous_rate_limits` fixture turns limits and holding off; these tests set them
+back on with the `settings` fixture. The rate-limit clock is frozen (`clock`) so a test never
+straddles the boundary of a fixed window.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from forum.enums import CommentStatus
+from forum.models import Article, Comment, Like
+from moderation import ratelimit, services
+from moderation.enums import Action
+from moderation.models import ModerationAction, Report
+from notifications.enums import Kind
+from notifications.models import Notification
+from tests.factories import CommentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+TOO_OFTEN = "You’re doing that too often. Please wait 1 minute(s) and try again."
+DUPLICATE = "You just posted this. Edit it instead of posting it again."
+LINK_BODY = "Cheap cluster hosting at https://spam.example/offer"
+# The frozen rate-limit clock: 30 seconds into a 60-second window.
+T0 = 1_800_000_030.0
+
+
+# --- Helpers -------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Freeze the rate limiter's clock (its fixed windows are counted from time.time())."""
+    frozen = Clock(T0)
+    monkeypatch.setattr(ratelimit, "time", frozen)
+    return frozen
+
+
+@pytest.fixture
+def limits(settings, clock):
+    settings.RATE_LIMITS = {"comment": "2/60", "like": "3/60", "report": "1/60"}
+    return settings.RATE_LIMITS
+
+
+@pytest.fixture
+def holding(settings):
+    settings.HOLD_FIRST_COMMENTS_WITH_LINKS = 3
+
+
+def client_as(user, **defaults) -> Client:
+    client = Client(**defaults)
+    client.force_login(user)
+    return client
+
+
+def text_of(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def is_fragment(response) -> bool:
+    return "<html" not in response.content.decode()
+
+
+def create_url(article: Article) -> str:
+    return reverse("forum:comment-create", args=[article.column.slug, article.slug])
+
+
+def reply_url(comment: Comment) -> str:
+    return reverse("forum:comment-reply", args=[comment.pk])
+
+
+def like_url(comment: Comment) -> str:
+    return reverse("forum:comment-like", args=[comment.pk])
+
+
+def article_like_url(article: Article) -> str:
+    return reverse("forum:article-like", args=[article.column.slug, article.slug])
+
+
+def report_url(comment: Comment) -> str:
+    return reverse("moderation:report", args=[comment.pk])
+
+
+def comment_bodies(page_html: str) -> list[str]:
+    tree = HTMLParser(page_html)
+    return [node.text(strip=True) for node in tree.css("article.comment .comment-body")]
+
+
+def article_page(client: Client, article: Article):
+    response = client.get(article.get_absolute_url())
+    assert response.status_code == 200
+    return response
+
+
+def comment_count(article: Article) -> int:
+    article.refresh_from_db(fields=["comment_count"])
+    return article.comment_count
+
+
+def has_comment_form(page_html: str, article: Article) -> bool:
+    return f'action="{create_url(article)}"' in page_html
+
+
+@pytest.fixture
+def root(article, other_reader):
+    return CommentFactory(article=article, author=other_reader, body="Pods are scheduled whole.")
+
+
+# --- Rate limits ---------------------------------------------------------------------------
+
+
+def test_the_third_comment_in_a_minute_is_a_429_and_is_not_saved(limits, reader_client, article):
+    for n in range(2):
+        assert reader_client.post(create_url(article), {"body": f"Thought {n}"}).status_code == 302
+
+    response = reader_client.post(create_url(article), {"body": "Thought 3"})
+
+    assert response.status_code == 429
+    assert TOO_OFTEN in text_of(response)
+    assert "Slow down" in text_of(response)
+    assert not is_fragment(response)
+    assert response.headers["Retry-After"] == "30"  # the rest of the frozen window
+    assert Comment.objects.count() == 2
+    assert not Comment.objects.filter(body_md="Thought 3").exists()
+    assert comment_count(article) == 2
+
+
+def test_an_htmx_comment_past_the_limit_gets_a_429_fragment(limits, reader_client, article):
+    for n in range(2):
+        reader_client.post(create_url(article), {"body": f"Thought {n}"}, **HX)
+
+    response = reader_client.post(create_url(article), {"body": "Thought 3"}, **HX)
+
+    assert response.status_code == 429
+    assert is_fragment(response)
+    assert TOO_OFTEN in text_of(response)
+    assert response.headers["Retry-After"] == "30"
+    assert Comment.objects.count() == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the htmx comment form posts with hx-target=#comment-form hx-swap=outerHTML and "
+    "base.html swaps 429 answers in place, but RateLimitMiddleware answers with only "
+    "429.html#message: the whole form box, with the reader's typed comment, is replaced by the "
+    "notice; the draft is lost and there is no form left to retry with. Answer the comment "
+    "form's 429 with the form partial (draft kept) plus the message, or HX-Reswap a target "
+    "that isn't the form",
+)
+def test_an_htmx_comment_refused_by_the_limit_keeps_the_draft(limits, reader_client, article):
+    for n in range(2):
+        reader_client.post(create_url(article), {"body": f"Thought {n}"}, **HX)
+    draft = "A long and careful answer I spent ten minutes writing."
+
+    response = reader_client.post(create_url(article), {"body": draft}, **HX)
+
+    assert response.status_code == 429
+    assert TOO_OFTEN in text_of(response)
+    kept_form = 'id="comment-form"' in response.text and draft in text_of(response)
+    not_swapped = response.headers.get("HX-Reswap") == "none"
+    assert kept_form or not_swapped
+
+
+def test_replies_and_comments_share_one_limit(limits, reader_client, article, root):
+    assert reader_client.post(create_url(article), {"body": "A root"}).status_code == 302
+    assert reader_client.post(reply_url(root), {"body": "A reply"}).status_code == 302
+
+    response = reader_client.post(reply_url(root), {"body": "Another reply"})
+
+    assert response.status_code == 429
+    assert TOO_OFTEN in text_of(response)
+    root.refresh_from_db()
+    assert root.reply_count == 1
+
+
+def test_the_limit_is_per_user(limits, reader_client, other_reader, article):
+    for n in range(2):
+        reader_client.post(create_url(article), {"body": f"Thought {n}"})
+    assert reader_client.post(create_url(article), {"body": "one more"}).status_code == 429
+
+    response = client_as(other_reader).post(create_url(article), {"body": "My first"})
+
+    assert response.status_code == 302
+
+
+def test_the_limit_lifts_when_the_window_ends(limits, clock, reader_client, article):
+    for n in range(2):
+        reader_client.post(create_url(article), {"body": f"Thought {n}"})
+    assert reader_client.post(create_url(article), {"body": "Too soon"}).status_code == 429
+
+    clock.now += 30  # the next window begins
+
+    assert reader_client.post(create_url(article), {"body": "Later"}).status_code == 302
+    assert Comment.objects.count() == 3
+
+
+def test_the_retry_after_header_counts_the_seconds_left_in_the_window(
+    limits, clock, reader_client, article
+):
+    clock.now = T0 - 30 + 5  # 5 seconds into the window: 55 left
+    for n in range(2):
+        reader_client.post(create_url(article), {"body": f"Thought {n}"})
+
+    response = reader_client.post(create_url(article), {"body": "Too soon"})
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "55"
+
+
+def test_a_refused_comment_does_not_use_up_the_limit(limits, reader_client, article):
+    """Form errors and duplicates are refused before the limit counts."""
+    for _ in range(3):
+        assert reader_client.post(create_url(article), {"body": ""}).status_code == 400
+    assert reader_client.post(create_url(article), {"body": "Once"}).status_code == 302
+    assert reader_client.post(create_url(article), {"body": "Once"}).status_code == 400
+
+    assert reader_client.post(create_url(article), {"body": "Twice"}).status_code == 302
+
+
+def test_likes_past_the_limit_are_a_429(limits, reader_client, article, root):
+    answers = [reader_client.post(like_url(root)).status_code for _ in range(3)]
+    assert answers == [302, 302, 302]  # like, unlike, like
+
+    response = reader_client.post(like_url(root))
+    htmx = reader_client.post(article_like_url(article), **HX)  # one scope for all likes
+
+    assert response.status_code == 429
+    assert TOO_OFTEN in text_of(response)
+    assert "Retry-After" in response.headers
+    assert htmx.status_code == 429
+    assert is_fragment(htmx)
+    assert Like.objects.filter(user__display_name="reader").count() == 1
+    root.refresh_from_db()
+    assert root.like_count == 1
+
+
+def test_reports_past_the_limit_are_a_429(limits, reader, article, other_reader):
+    first = CommentFactory(article=article, author=other_reader, body="One")
+    second = CommentFactory(article=article, author=other_reader, body="Two")
+    client = client_as(reader)
+    assert client.post(report_url(first), {"reason": "spam"}).status_code == 200
+
+    response = client.post(report_url(second), {"reason": "spam"})
+    htmx = client.post(report_url(second), {"reason": "spam"}, **HX)
+
+    assert response.status_code == 429
+    assert TOO_OFTEN in text_of(response)
+    assert response.headers["Retry-After"] == "30"
+    assert htmx.status_code == 429
+    assert is_fragment(htmx)
+    assert TOO_OFTEN in text_of(htmx)
+    assert list(Report.objects.values_list("comment_id", flat=True)) == [first.pk]
+
+
+def test_the_address_limit_trips_for_many_people_behind_one_address(limits, article):
+    """The address gets 5× a person's room: 2 comments a minute each → 10 from one address."""
+    office = "203.0.113.7"
+    for n in range(10):
+        client = client_as(UserFactory(), REMOTE_ADDR=office)
+        assert client.post(create_url(article), {"body": f"Hello {n}"}).status_code == 302
+
+    eleventh = client_as(UserFactory(), REMOTE_ADDR=office).post(
+        create_url(article), {"body": "Hello 10"}
+    )
+    elsewhere = client_as(UserFactory(), REMOTE_ADDR="198.51.100.9").post(
+        create_url(article), {"body": "Hello from home"}
+    )
+
+    assert eleventh.status_code == 429
+    assert TOO_OFTEN in text_of(eleventh)
+    assert elsewhere.status_code == 302
+    assert Comment.objects.count() == 11
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: moderation/ratelimit.py _client_ip reads only REMOTE_ADDR. Behind the reverse "
+    "proxy (BEHIND_PROXY=true, gunicorn, README) REMOTE_ADDR is the proxy's address for every "
+    "visitor, so the per-IP bucket becomes one site-wide bucket: with the default 10/60 the "
+    "whole site can post 50 comments a minute. Take the client address from the proxy's "
+    "X-Forwarded-For (its last hop) when behind a proxy",
+)
+def test_people_behind_the_reverse_proxy_are_limited_by_their_own_address(
+    limits, settings, article
+):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # BEHIND_PROXY
+    proxy = "10.0.0.2"
+    answers = []
+    for n in range(11):
+        client = client_as(
+            UserFactory(), REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{n + 1}"
+        )
+        answers.append(client.post(create_url(article), {"body": f"Hello {n}"}).status_code)
+
+    assert answers == [302] * 11
+
+
+# --- Duplicates ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
+def test_the_same_text_twice_is_refused_with_a_form_error(reader_client, article, headers):
+    reader_client.post(create_url(article), {"body": "Exactly this."})
+
+    response = reader_client.post(create_url(article), {"body": "Exactly this."}, **headers)
+
+    assert response.status_code == 400
+    assert DUPLICATE in text_of(response)
+    assert is_fragment(response) == bool(headers)
+    assert 'name="body"' in response.text  # the form is back, with the text
+    assert Comment.objects.filter(body_md="Exactly this.").count() == 1
+    assert comment_count(article) == 1
+
+
+def test_the_same_text_with_extra_spaces_is_still_a_duplicate(reader_client, article):
+    reader_client.post(create_url(article), {"body": "Exactly this."})
+
+    response = reader_client.post(create_url(article), {"body": "  Exactly this.  \n"})
+
+    assert response.status_code == 400
+    assert Comment.objects.count() == 1
+
+
+def test_the_same_reply_twice_is_refused(reader_client, root):
+    reader_client.post(reply_url(root), {"body": "+1"})
+
+    response = reader_client.post(reply_url(root), {"body": "+1"}, **HX)
+
+    assert response.status_code == 400
+    assert DUPLICATE in text_of(response)
+    assert Comment.objects.filter(parent=root).count() == 1
+
+
+def test_the_same_text_after_the_window_is_allowed(settings, reader_client, article):
+    reader_client.post(create_url(article), {"body": "Exactly this."})
+    long_ago = timezone.now() - timedelta(seconds=settings.DUPLICATE_WINDOW_SECONDS + 1)
+    Comment.objects.update(created_at=long_ago)
+
+    response = reader_client.post(create_url(article), {"body": "Exactly this."})
+
+    assert response.status_code == 302
+    assert Comment.objects.filter(body_md="Exactly this.").count() == 2
+
+
+def test_the_same_text_from_someone_else_is_allowed(reader_client, other_reader, article):
+    reader_client.post(create_url(article), {"body": "+1"})
+
+    response = client_as(other_reader).post(create_url(article), {"body": "+1"})
+
+    assert response.status_code == 302
+    assert Comment.objects.count() == 2
+
+
+# --- New accounts' links are held for review -------------------------------------------------
+
+
+@pytest.fixture
+def newcomer(db):
+    return UserFactory(display_name="newcomer")
+
+
+def test_a_new_accounts_comment_with_a_link_is_held(holding, client, article, newcomer, root):
+    before = comment_count(article)
+
+    response = client_as(newcomer).post(reply_url(root), {"body": LINK_BODY})
+
+    assert response.status_code == 302
+    held = Comment.objects.get(author=newcomer)
+    assert held.status == CommentStatus.HELD
+    assert comment_count(article) == before
+    root.refresh_from_db()
+    assert root.reply_count == 0
+    assert LINK_BODY not in article_page(client, article).text
+    assert not Notification.objects.filter(comment=held).exists()  # the parent's author too
+    audit = ModerationAction.objects.get()
+    assert (audit.action, audit.moderator, audit.comment, audit.user) == (
+        Action.HOLD,
+        None,
+        held,
+        newcomer,
+    )
+    assert (audit.before, audit.after) == ("", "held")
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["see www.spam.example", "[docs](https://k8s.example/pods)", "HTTP://SHOUTING.example"],
+)
+def test_every_kind_of_link_counts(holding, article, newcomer, body):
+    client_as(newcomer).post(create_url(article), {"body": body})
+
+    assert Comment.objects.get(author=newcomer).status == CommentStatus.HELD
+
+
+def test_a_new_accounts_comment_without_links_is_visible(holding, article, newcomer):
+    client_as(newcomer).post(create_url(article), {"body": "No links, just thoughts."})
+
+    assert Comment.objects.get(author=newcomer).status == CommentStatus.VISIBLE
+    assert comment_count(article) == 1
+    assert not ModerationAction.objects.exists()
+
+
+def test_after_three_visible_comments_links_are_no_longer_held(holding, article, newcomer):
+    client = client_as(newcomer)
+    for n in range(2):
+        client.post(create_url(article), {"body": f"Plain thought {n}"})
+    client.post(create_url(article), {"body": f"Third: {LINK_BODY}"})
+    assert Comment.objects.get(body_md=f"Third: {LINK_BODY}").status == CommentStatus.HELD
+    client.post(create_url(article), {"body": "Plain thought 3"})  # the third visible one
+
+    client.post(create_url(article), {"body": f"Fourth: {LINK_BODY}"})
+
+    assert Comment.objects.get(body_md=f"Fourth: {LINK_BODY}").status == CommentStatus.VISIBLE
+    assert comment_count(article) == 4
+
+
+def test_held_comments_do_not_count_towards_trust(holding, article, newcomer):
+    client = client_as(newcomer)
+    for n in range(4):
+        client.post(create_url(article), {"body": f"{n}: {LINK_BODY}"})
+
+    assert set(Comment.objects.values_list("status", flat=True)) == {CommentStatus.HELD}
+    assert ModerationAction.objects.filter(action=Action.HOLD).count() == 4
+
+
+def test_staff_links_are_never_held(holding, article, moderator):
+    client_as(moderator).post(create_url(article), {"body": LINK_BODY})
+
+    assert Comment.objects.get(author=moderator).status == CommentStatus.VISIBLE
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a held comment's author is never told it awaits review. The plain POST "
+    "redirects to the article where the comment is simply missing; the htmx answer "
+    "(forum/views.py comment_create → render_comment) shows it as '[hidden by a moderator]'. "
+    "Say 'held for review' (e.g. a message, and a 'held' tombstone label in the template)",
+)
+@pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
+def test_the_author_of_a_held_comment_is_told_it_awaits_review(holding, article, newcomer, headers):
+    response = client_as(newcomer).post(
+        create_url(article), {"body": LINK_BODY}, follow=True, **headers
+    )
+
+    assert Comment.objects.get(author=newcomer).status == CommentStatus.HELD
+    assert "hidden by a moderator" not in text_of(response)
+    assert re.search(r"\breview\b", text_of(response), re.IGNORECASE)
+
+
+@pytest.mark.parametrize("approve", ["approve_comment", "restore_comment"])
+def test_approving_a_held_comment_shows_counts_and_notifies_it(
+    holding, client, article, newcomer, root, moderator, approve
+):
+    client_as(newcomer).post(reply_url(root), {"body": LINK_BODY})
+    held = Comment.objects.get(author=newcomer)
+
+    getattr(services, approve)(comment=held, by=moderator, reason="Looks legitimate")
+
+    held.refresh_from_db()
+    assert held.status == CommentStatus.VISIBLE
+    assert comment_count(article) == 2
+    root.refresh_from_db()
+    assert root.reply_count == 1
+    assert comment_bodies(article_page(client, article).text) == [root.body_md, LINK_BODY]
+    told = Notification.objects.get(recipient=root.author, comment=held)
+    assert told.kind == Kind.REPLY
+    approval = ModerationAction.objects.first()
+    assert (approval.action, approval.moderator, approval.before, approval.after) == (
+        Action.APPROVE,
+        moderator,
+        "held",
+        "visible",
+    )
+
+
+def test_the_column_author_can_approve_a_held_comment_from_the_site(
+    holding, article, newcomer, root, column_author
+):
+    client_as(newcomer).post(reply_url(root), {"body": LINK_BODY})
+    held = Comment.objects.get(author=newcomer)
+
+    response = client_as(column_author).post(
+        reverse("moderation:restore", args=[held.pk]), {"reason": ""}
+    )
+
+    assert response.status_code == 302
+    held.refresh_from_db()
+    assert held.status == CommentStatus.VISIBLE
+    assert Notification.objects.filter(recipient=root.author, comment=held).count() == 1
+
+
+# --- Suspensions and bans ------------------------------------------------------------------
+
+
+@pytest.fixture
+def until():
+    return timezone.now() + timedelta(days=3)
+
+
+@pytest.fixture
+def suspended(reader, moderator, until):
+    services.suspend_user(user=reader, by=moderator, until=until, reason="spam")
+    return reader
+
+
+def suspension_text(until) -> str:
+    local = timezone.localtime(until).strftime("%Y-%m-%d %H:%M")
+    return f"Your account is suspended until {local} (spam). You can still read."
+
+
+def test_a_suspended_reader_sees_no_form_and_is_told_why_and_until_when(
+    suspended, until, article, root
+):
+    page = article_page(client_as(suspended), article)
+
+    assert not has_comment_form(page.text, article)
+    assert suspension_text(until) in text_of(page)
+    assert 'href="' + report_url(root) + '"' not in page.text  # no reporting either
+    assert comment_bodies(page.text) == [root.body_md]  # they can still read
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
+def test_a_suspended_readers_comment_is_a_403_with_the_reason(suspended, until, article, headers):
+    response = client_as(suspended).post(create_url(article), {"body": "Let me in"}, **headers)
+
+    assert response.status_code == 403
+    assert "suspended until" in text_of(response)
+    assert suspension_text(until) in text_of(response)
+    assert not Comment.objects.filter(author=suspended).exists()
+    assert comment_count(article) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("get", lambda root, article: reply_url(root)),
+        ("post", lambda root, article: reply_url(root)),
+        ("post", lambda root, article: like_url(root)),
+        ("post", lambda root, article: article_like_url(article)),
+        ("get", lambda root, article: report_url(root)),
+        ("post", lambda root, article: report_url(root)),
+    ],
+    ids=["reply-form", "reply", "like", "article-like", "report-form", "report"],
+)
+def test_a_suspended_reader_cannot_reply_like_or_report(
+    suspended, until, article, root, method, target
+):
+    response = getattr(client_as(suspended), method)(
+        target(root, article), {"body": "Hi", "reason": "spam"}
+    )
+
+    assert response.status_code == 403
+    assert suspension_text(until) in text_of(response)
+    assert not Comment.objects.filter(author=suspended).exists()
+    assert not Like.objects.exists()
+    assert not Report.objects.exists()
+
+
+def test_a_suspended_reader_can_still_read(suspended, article, root, other_reader):
+    client = client_as(suspended)
+
+    assert client.get(article.get_absolute_url()).status_code == 200
+    assert client.get(root.get_absolute_url(), follow=True).status_code == 200
+    assert client.get(other_reader.get_absolute_url()).status_code == 200
+    assert client.get(reverse("forum:column-detail", args=[article.column.slug])).status_code == 200
+
+
+def test_a_banned_reader_is_told_they_are_banned(reader, moderator, article):
+    services.ban_user(user=reader, by=moderator, reason="spam ring")
+    client = client_as(reader)
+
+    page = article_page(client, article)
+    response = client.post(create_url(article), {"body": "Let me in"})
+
+    banned = "Your account is banned from writing (spam ring)."
+    assert banned in text_of(page)
+    assert not has_comment_form(page.text, article)
+    assert response.status_code == 403
+    assert banned in text_of(response)
+    assert not Comment.objects.filter(author=reader).exists()
+
+
+def test_banning_with_hide_comments_hides_every_visible_comment(reader, moderator, article, root):
+    visible = [
+        CommentFactory(article=article, author=reader, body="Spam one"),
+        CommentFactory(parent=root, author=reader, body="Spam two"),
+    ]
+    deleted = CommentFactory(article=article, author=reader, body="Deleted already")
+    client_as(reader).post(reverse("forum:comment-delete", args=[deleted.pk]))
+    assert comment_count(article) == 3
+
+    services.ban_user(user=reader, by=moderator, reason="spam ring", hide_comments=True)
+
+    statuses = dict(Comment.objects.filter(author=reader).values_list("pk", "status"))
+    assert statuses == {
+        visible[0].pk: CommentStatus.HIDDEN,
+        visible[1].pk: CommentStatus.HIDDEN,
+        deleted.pk: CommentStatus.REMOVED,  # left as its author made it
+    }
+    audit = ModerationAction.objects.get()
+    assert (audit.action, audit.moderator, audit.user, audit.reason) == (
+        Action.BAN,
+        moderator,
+        reader,
+        "spam ring",
+    )
+    assert comment_count(article) == 1
+    root.refresh_from_db()
+    assert root.reply_count == 0
+    assert comment_bodies(article_page(Client(), article).text) == [root.body_md]
+
+
+def test_lifting_a_suspension_restores_writing(suspended, moderator, article):
+    services.lift_suspension(user=suspended, by=moderator, reason="appeal accepted")
+    client = client_as(suspended)
+
+    page = article_page(client, article)
+    response = client.post(create_url(article), {"body": "Thanks, I'll behave"})
+
+    assert has_comment_form(page.text, article)
+    assert "suspended" not in text_of(page)
+    assert response.status_code == 302
+    assert Comment.objects.filter(author=suspended).count() == 1
+    assert ModerationAction.objects.first().action == Action.LIFT
+
+
+def test_a_suspension_that_has_ended_no_longer_blocks(reader, moderator, article):
+    services.suspend_user(
+        user=reader, by=moderator, until=timezone.now() - timedelta(minutes=1), reason="spam"
+    )
+
+    response = client_as(reader).post(create_url(article), {"body": "Back again"})
+
+    assert response.status_code == 302
+    assert Comment.objects.filter(author=reader).count() == 1
+
+
+# --- Hidden and removed content is consistent everywhere -----------------------------------
+
+
+def test_hidden_removed_held_and_approved_comments_keep_every_count_right(
+    holding, settings, client, article, reader, other_reader, moderator, newcomer
+):
+    settings.REPORTS_TO_HIDE = 2
+    a = CommentFactory(article=article, author=reader, body="Root A")
+    b = CommentFactory(article=article, author=reader, body="Root B")
+    a1 = CommentFactory(parent=a, author=other_reader, body="Reply A1")
+    a2 = CommentFactory(parent=a, author=reader, body="Reply A2")
+    a11 = CommentFactory(parent=a1, author=reader, body="Reply A1-1")
+    b1 = CommentFactory(parent=b, author=other_reader, body="Reply B1")
+
+    # A moderator hides a root with replies, and a reply.
+    services.hide_comment(comment=a, by=moderator, reason="rude")
+    services.hide_comment(comment=a2, by=moderator, reason="rude")
+    # ... removes one, restores another.
+    services.remove_comment(comment=b1, by=moderator, reason="doxxing")
+    services.restore_comment(comment=Comment.objects.get(pk=a2.pk), by=moderator)
+    # Two trusted readers hold a reply.
+    for _ in range(2):
+        veteran = UserFactory(date_joined=timezone.now() - timedelta(days=30))
+        services.report_comment(
+            comment=Comment.objects.get(pk=a11.pk), reporter=veteran, reason="spam"
+        )
+    # A newcomer's links: one held and approved, one held and left.
+    client_as(newcomer).post(reply_url(b), {"body": f"Approved {LINK_BODY}"})
+    client_as(newcomer).post(reply_url(b), {"body": f"Pending {LINK_BODY}"})
+    approved = Comment.objects.get(body_md=f"Approved {LINK_BODY}")
+    services.approve_comment(comment=approved, by=moderator)
+    # The author deletes one of their own.
+    client_as(other_reader).post(reverse("forum:comment-delete", args=[a1.pk]))
+
+    visible = {
+        c.body_md for c in Comment.objects.filter(article=article, status=CommentStatus.VISIBLE)
+    }
+    assert visible == {"Root B", "Reply A2", f"Approved {LINK_BODY}"}
+    assert comment_count(article) == 3
+    page = article_page(client, article)
+    assert sorted(comment_bodies(page.text)) == sorted(visible)
+    assert "3 comments" in page.text
+    for hidden_text in ("Root A", "Reply A1", "Reply A1-1", "Reply B1", "Pending"):
+        assert hidden_text not in page.text
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.reply_count, b.reply_count) == (1, 1)  # A2; the approved reply (B1 removed)
+    profile = client.get(reader.get_absolute_url())
+    assert "Root B" in profile.text
+    assert "Reply A2" in profile.text
+    assert "Root A" not in profile.text
+    assert "Reply A1-1" not in profile.text
+    out = io.StringIO()
+    call_command("recount", "--check", stdout=out)  # raises CommandError on any drift
+    assert "All counters are right." in out.getvalue()
