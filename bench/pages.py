@@ -497,7 +497,7 @@ def main() -> int:
     try:
         t0 = time.monotonic()
         common.setup_django(env, APP_SETTINGS)
-        with common.quiet_stdout():
+        with common.quiet_setup():
             data = create_data()
         from django.db import connections
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import os
 import re
 import resource
@@ -309,11 +310,16 @@ def setup_django(env: dict[str, str], settings: str) -> None:
 
 
 @contextlib.contextmanager
-def quiet_stdout():
-    """Setup steps write through the app's services, which mail notifications; with no SMTP
-    server configured the site prints mails on stdout, where the bench's own report goes."""
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        yield
+def quiet_setup():
+    """Setup steps write through the app's services, which mail notifications: with no SMTP
+    server configured the site prints mails on stdout, where the bench's report goes, and the
+    in-process (eager) Celery tasks log each one. Neither is wanted from the setup."""
+    logging.disable(logging.INFO)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def login_session(user) -> str:
