@@ -3,9 +3,11 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+from moderation.admin import ReportedFilter
 
 from . import services
 from .importing import create_import_job
@@ -64,6 +66,9 @@ class CommentRevisionInline(admin.TabularInline):
 
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
+    """Comments are looked at here and changed only through the services (the site, or the
+    moderation queue), so every change of state has its audit row: the page is read-only."""
+
     inlines = [CommentRevisionInline]
     list_display = [
         "id",
@@ -79,24 +84,60 @@ class CommentAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "is_featured",
+        ReportedFilter,
         ("legacy_key", admin.EmptyFieldListFilter),
         "created_at",
     ]
-    search_fields = ["body_md", "author__display_name", "article__title"]
-    list_select_related = ["author", "article"]
-    raw_id_fields = ["author", "article", "parent"]
-    readonly_fields = [
-        "root",
-        "depth",
-        "path",
-        "like_count",
-        "reply_count",
-        "legacy_like_count",
-        "legacy_reply_count",
-        "legacy_key",
-        "legacy_position",
+    search_fields = [
+        "body_md",
+        "author__display_name",
+        "author__email",
+        "article__title",
+        "article__column__title",
     ]
+    search_help_text = _("Text, author (name or email), article or column title.")
+    list_select_related = ["author", "article"]
     date_hierarchy = "created_at"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "permalink",
+                    "article",
+                    "author",
+                    "parent",
+                    "body_md",
+                    "status",
+                    "is_featured",
+                    "moderation",
+                    "created_at",
+                    "edited_at",
+                ]
+            },
+        ),
+        (
+            _("Counters, thread and legacy"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "like_count",
+                    "reply_count",
+                    "root",
+                    "depth",
+                    "legacy_like_count",
+                    "legacy_reply_count",
+                    "legacy_key",
+                    "legacy_position",
+                ],
+            },
+        ),
+    ]
+    readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
+
+    def has_add_permission(self, request):
+        # A comment is posted on the site (post_comment renders it and places it in its thread).
+        return False
 
     @admin.display(description=_("text"))
     def excerpt(self, obj):
@@ -105,6 +146,23 @@ class CommentAdmin(admin.ModelAdmin):
     @admin.display(description=_("permalink"))
     def permalink(self, obj):
         return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), _("view"))
+
+    @admin.display(description=_("moderation"))
+    def moderation(self, obj):
+        reports = reverse("admin:moderation_report_changelist")
+        audit = reverse("admin:moderation_moderationaction_changelist")
+        return format_html(
+            '<a href="{}?comment__id__exact={}">{}</a> · <a href="{}?comment__id__exact={}">{}</a>'
+            ' · <a href="{}">{}</a>',
+            reports,
+            obj.pk,
+            _("Reports"),
+            audit,
+            obj.pk,
+            _("Audit log"),
+            reverse("admin:moderation_queue"),
+            _("Moderation queue"),
+        )
 
 
 @admin.register(Like)

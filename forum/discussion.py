@@ -42,6 +42,7 @@ def labels() -> dict[str, str]:
         "replying_to": gettext("replying to"),
         "deleted": gettext("[deleted]"),
         "hidden": gettext("[hidden by a moderator]"),
+        "held": gettext("[awaiting a moderator’s review]"),
         "permalink": gettext("Link to this comment"),
         "load_more": gettext("Load more comments"),
         "legacy": gettext("imported"),

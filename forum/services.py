@@ -170,30 +170,45 @@ def edit_comment(*, comment: Comment, body: str) -> Comment:
     return comment
 
 
-def set_comment_status(comment: Comment, status: str) -> None:
+def set_comment_status(comment: Comment, status: str, *, only_from=None) -> str | None:
     """Change a comment's visibility, keeping the counters of visible comments right.
 
-    Used by the author's delete (here) and by moderation (moderation.services)."""
-    _set_status(comment, status)
-    _bump_thread(comment.article_id)
+    Used by the author's delete (here) and by moderation (moderation.services). Returns the
+    status it had before, or None when nothing changed: it already had `status`, or (with
+    `only_from`) it wasn't in one of those states — decided by the database, so two decisions
+    racing on one comment move the counters once.
+    """
+    before = _set_status(comment, status, only_from=only_from)
+    if before is not None:
+        _bump_thread(comment.article_id)
+    return before
 
 
-def _set_status(comment: Comment, status: str) -> None:
-    """Change visibility and move the counters that count visible comments."""
-    was_visible = comment.status == CommentStatus.VISIBLE
-    comment.status = status
-    fields = ["status"]
-    if status != CommentStatus.VISIBLE and comment.is_featured:
-        comment.is_featured = False
-        fields.append("is_featured")
-    comment.save(update_fields=fields)
-    now_visible = status == CommentStatus.VISIBLE
-    if was_visible == now_visible:
-        return
-    step = 1 if now_visible else -1
-    if comment.parent_id:
-        Comment.objects.filter(pk=comment.parent_id).update(reply_count=F("reply_count") + step)
-    Article.objects.filter(pk=comment.article_id).update(comment_count=F("comment_count") + step)
+def _set_status(comment: Comment, status: str, *, only_from=None) -> str | None:
+    """Change visibility with a conditional UPDATE; move the counters only if it changed."""
+    for _attempt in range(3):
+        before = Comment.objects.filter(pk=comment.pk).values_list("status", flat=True).first()
+        if before is None or before == status or (only_from and before not in only_from):
+            comment.status = before or comment.status
+            return None
+        changes = {"status": status}
+        if status != CommentStatus.VISIBLE:
+            changes["is_featured"] = False
+        if Comment.objects.filter(pk=comment.pk, status=before).update(**changes):
+            break
+    else:
+        return None
+    for name, value in changes.items():
+        setattr(comment, name, value)
+    was_visible, now_visible = before == CommentStatus.VISIBLE, status == CommentStatus.VISIBLE
+    if was_visible != now_visible:
+        step = 1 if now_visible else -1
+        if comment.parent_id:
+            Comment.objects.filter(pk=comment.parent_id).update(reply_count=F("reply_count") + step)
+        Article.objects.filter(pk=comment.article_id).update(
+            comment_count=F("comment_count") + step
+        )
+    return before
 
 
 @transaction.atomic

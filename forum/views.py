@@ -6,6 +6,7 @@ template instead of the whole page.
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -157,6 +158,16 @@ def comment_create(request, column_slug: str, slug: str):
     comment = services.post_comment(
         article=article, author=request.user, body=form.cleaned_data["body"]
     )
+    if comment.status == CommentStatus.HELD:
+        message = _(
+            "Thank you. Your comment awaits a moderator’s review; it will appear once approved."
+        )
+        if request.htmx:
+            form_html = _form_partial(request, article, CommentForm()).content.decode()
+            notice = format_html('<p class="notice" role="status">{}</p>', message)
+            return _vary(HttpResponse(notice + form_html))
+        messages.info(request, message)
+        return redirect(f"{article.get_absolute_url()}#discussion")
     if request.htmx:
         comment.article = article
         new_thread = format_html(
@@ -229,6 +240,13 @@ def comment_reply(request, pk: int):
                 body=form.cleaned_data["body"],
                 parent=parent,
             )
+            if reply.status == CommentStatus.HELD:
+                message = _("Your reply awaits a moderator’s review; it will appear once approved.")
+                if request.htmx:
+                    notice = format_html('<p class="notice" role="status">{}</p>', message)
+                    return _vary(HttpResponse(notice))
+                messages.info(request, message)
+                return redirect(parent.get_absolute_url())
             if request.htmx:
                 # The slot closes; the reply joins the ones posted under this comment.
                 reply.article, reply.parent = parent.article, parent

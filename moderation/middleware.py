@@ -25,4 +25,7 @@ class RateLimitMiddleware:
         template = "429.html#message" if getattr(request, "htmx", False) else "429.html"
         response = render(request, template, {"message": message}, status=429)
         response["Retry-After"] = str(exception.retry_after)
+        if getattr(request, "htmx", False):
+            # Show the message next to what was clicked; keep the form (and its draft) as is.
+            response["HX-Reswap"] = "beforebegin"
         return response

@@ -20,6 +20,10 @@ class RateLimited(Exception):
 
 
 def _client_ip(request) -> str:
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.rsplit(",", 1)[-1].strip()
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -39,50 +39,44 @@ def _resolve_reports(comment: Comment) -> None:
     )
 
 
+MODERATED_FROM = {
+    Action.HIDE: {CommentStatus.VISIBLE, CommentStatus.HELD},
+    Action.REMOVE: {CommentStatus.VISIBLE, CommentStatus.HELD, CommentStatus.HIDDEN},
+    Action.RESTORE: {CommentStatus.HIDDEN, CommentStatus.HELD},
+}
+
+
+def _change(comment: Comment, *, to: str, action: str, by: User, reason: str) -> str | None:
+    """Move the comment to `to` (if its current state allows), close its reports, audit it."""
+    before = forum_services.set_comment_status(comment, to, only_from=MODERATED_FROM[action])
+    if before is None:
+        return None  # already decided (by someone else, at the same moment): nothing to record
+    _resolve_reports(comment)
+    if action == Action.RESTORE and before == CommentStatus.HELD:
+        action = Action.APPROVE
+    _audit(by=by, action=action, comment=comment, reason=reason, before=before, after=to)
+    return before
+
+
 @transaction.atomic
 def hide_comment(*, comment: Comment, by: User, reason: str = "") -> Comment:
-    before = comment.status
-    forum_services.set_comment_status(comment, CommentStatus.HIDDEN)
-    _resolve_reports(comment)
-    _audit(
-        by=by,
-        action=Action.HIDE,
-        comment=comment,
-        reason=reason,
-        before=before,
-        after=comment.status,
-    )
-    notifications.notify_comment_moderated(comment=comment, by=by, reason=reason)
+    if _change(comment, to=CommentStatus.HIDDEN, action=Action.HIDE, by=by, reason=reason):
+        notifications.notify_comment_moderated(comment=comment, by=by, reason=reason)
     return comment
 
 
 @transaction.atomic
 def remove_comment(*, comment: Comment, by: User, reason: str = "") -> Comment:
-    before = comment.status
-    forum_services.set_comment_status(comment, CommentStatus.REMOVED)
-    _resolve_reports(comment)
-    _audit(
-        by=by,
-        action=Action.REMOVE,
-        comment=comment,
-        reason=reason,
-        before=before,
-        after=comment.status,
-    )
-    notifications.notify_comment_moderated(comment=comment, by=by, reason=reason)
+    if _change(comment, to=CommentStatus.REMOVED, action=Action.REMOVE, by=by, reason=reason):
+        notifications.notify_comment_moderated(comment=comment, by=by, reason=reason)
     return comment
 
 
 @transaction.atomic
 def restore_comment(*, comment: Comment, by: User, reason: str = "") -> Comment:
-    """Hidden or held → visible again (a held comment's notifications go out now)."""
-    before = comment.status
-    forum_services.set_comment_status(comment, CommentStatus.VISIBLE)
-    _resolve_reports(comment)
-    action = Action.APPROVE if before == CommentStatus.HELD else Action.RESTORE
-    _audit(
-        by=by, action=action, comment=comment, reason=reason, before=before, after=comment.status
-    )
+    """Hidden or held → visible again (a held comment's notifications go out now). A comment
+    its own author deleted stays deleted."""
+    before = _change(comment, to=CommentStatus.VISIBLE, action=Action.RESTORE, by=by, reason=reason)
     if before == CommentStatus.HELD:
         _, mentioned = forum_services.render_comment_and_mentions(comment.body_md)
         notifications.notify_comment_posted(comment=comment, mentioned=mentioned)
@@ -159,8 +153,9 @@ def report_comment(*, comment: Comment, reporter: User, reason: str, text: str =
         .distinct()
         .count()
     )
-    if comment.status == CommentStatus.VISIBLE and trusted >= settings.REPORTS_TO_HIDE:
-        forum_services.set_comment_status(comment, CommentStatus.HELD)
+    if trusted >= settings.REPORTS_TO_HIDE and forum_services.set_comment_status(
+        comment, CommentStatus.HELD, only_from={CommentStatus.VISIBLE}
+    ):
         _audit(
             by=None,
             action=Action.HOLD,

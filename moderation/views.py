@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from forum import permissions, selectors
-from forum.enums import CommentStatus
 
 from . import ratelimit, services
 from .forms import ReasonForm, ReportForm
@@ -80,10 +79,11 @@ def _moderate(request, pk: int, *, action: str):
     if not request.user.is_authenticated:
         return _login(request, comment.get_absolute_url())
     permissions.check_can_moderate(request.user, comment)
-    allowed_from = (
-        {CommentStatus.VISIBLE} if action == "hide" else {CommentStatus.HIDDEN, CommentStatus.HELD}
-    )
-    form = ReasonForm(request.POST or None)
+    allowed_from = services.MODERATED_FROM[
+        services.Action.HIDE if action == "hide" else services.Action.RESTORE
+    ]
+    # The reason is optional: a POST without any field still acts.
+    form = ReasonForm(request.POST if request.method == "POST" else None)
     if comment.status not in allowed_from:
         message = _("This comment is not in a state where that applies.")
         return render(request, "400.html", {"message": message}, status=409)

@@ -358,16 +358,6 @@ def test_reports_on_a_hidden_comment_never_hold_it(comment, moderator):
 # --- Two decisions at once -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: forum/services.py _set_status decides whether to move the counters from the "
-    "in-memory comment.status, and moderation/services.py records `before` from it too. Two "
-    "decisions on one comment at the same time (two moderators; a moderator and the "
-    "auto-hold; a moderator and the author's delete), each having read it while visible, "
-    "both decrement comment_count/reply_count and both audit 'before: visible'. Change the "
-    "status with a conditional UPDATE (filter(pk=…, status=old)) or select_for_update and "
-    "re-read, move counters only when the row really changed",
-)
 def test_two_moderators_deciding_at_once_move_the_counters_once(
     comment, moderator, admin_user, article
 ):
