@@ -134,6 +134,15 @@ def render_threads(
             "comments": [(c.pk, c.author_id) for c in page.comments],
         }
         cache.set(key, cached, CACHE_SECONDS)
+    if not request.user.is_authenticated:
+        # Every anonymous reader sees the same page: personalise it once, keep it with the rest.
+        if "anonymous" not in cached:
+            cached["anonymous"] = personalize(
+                request, cached["html"], article=article, comments=cached["comments"]
+            )
+            cache.set(key, cached, CACHE_SECONDS)
+        html = mark_safe(cached["anonymous"])  # noqa: S308 - our own rendering, personalised
+        return RenderedThreads(html, cached["next_cursor"], len(cached["comments"]), False)
     # One query for the reader's likes on this page, the article's own like included.
     liked, article_liked = selectors.liked_ids(
         user=request.user, comment_ids=[pk for pk, _ in cached["comments"]], article=article

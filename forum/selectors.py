@@ -55,6 +55,25 @@ def get_article(*, column_slug: str, slug: str) -> Article:
     )
 
 
+def get_article_page(*, column_slug: str, slug: str) -> Article:
+    """The article with its previous and next chapters' slugs and titles, in one query."""
+    siblings = Article.objects.filter(column=OuterRef("column"), is_published=True)
+    before = siblings.filter(position__lt=OuterRef("position")).order_by("-position")
+    after = siblings.filter(position__gt=OuterRef("position")).order_by("position")
+    article = get_object_or_404(
+        Article.objects.select_related("column", "author").annotate(
+            previous_slug=Subquery(before.values("slug")[:1]),
+            previous_title=Subquery(before.values("title")[:1]),
+            next_slug=Subquery(after.values("slug")[:1]),
+            next_title=Subquery(after.values("title")[:1]),
+        ),
+        column__slug=column_slug,
+        slug=slug,
+        is_published=True,
+    )
+    return article
+
+
 def list_user_comments(*, user: User, page: str | int | None, per_page: int = 20) -> Page:
     comments = (
         Comment.objects.filter(
@@ -306,18 +325,6 @@ def get_thread_root(*, article: Article, comment_id: int) -> Comment | None:
     return Comment.objects.filter(
         pk=Subquery(Comment.objects.filter(pk=comment_id, article=article).values("root_id")[:1])
     ).first()
-
-
-def get_chapter_neighbours(*, article: Article) -> tuple[Article | None, Article | None]:
-    chapters = list(
-        Article.objects.filter(column_id=article.column_id, is_published=True)
-        .only("id", "title", "slug", "position", "column_id")
-        .order_by("position")
-    )
-    index = next(i for i, chapter in enumerate(chapters) if chapter.pk == article.pk)
-    previous = chapters[index - 1] if index > 0 else None
-    following = chapters[index + 1] if index + 1 < len(chapters) else None
-    return previous, following
 
 
 def liked_ids(

@@ -68,7 +68,7 @@ def column_detail(request, slug: str):
 
 @require_GET
 def article_detail(request, column_slug: str, slug: str):
-    article = selectors.get_article(column_slug=column_slug, slug=slug)
+    article = selectors.get_article_page(column_slug=column_slug, slug=slug)
     return _article_page(request, article)
 
 
@@ -104,7 +104,6 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
     if request.htmx and cursor and not request.htmx.history_restore_request:
         return _vary(HttpResponse(threads.html))
 
-    previous_chapter, next_chapter = selectors.get_chapter_neighbours(article=article)
     context = {
         "article": article,
         "threads_html": threads.html,
@@ -116,8 +115,6 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         ],
         "author_only": author_only,
         "start_at": start_at,
-        "previous_chapter": previous_chapter,
-        "next_chapter": next_chapter,
         "can_write": permissions.can_write(request.user),
         "suspension": (
             permissions.suspension_message(request.user)
@@ -144,7 +141,7 @@ def _article_like_button(request, article: Article, liked: bool):
 
 @require_POST
 def comment_create(request, column_slug: str, slug: str):
-    article = selectors.get_article(column_slug=column_slug, slug=slug)
+    article = selectors.get_article_page(column_slug=column_slug, slug=slug)
     if not request.user.is_authenticated:
         return _login_required(request, article.get_absolute_url())
     permissions.check_can_write(request.user)
