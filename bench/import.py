@@ -700,10 +700,11 @@ def measure_import(
     import forum.importing
 
     qlog = QueryLog(forum.importing.__file__)
-    marks: list[tuple[float, int, float]] = []
+    marks: list[tuple[float, int, float, int]] = []
 
     def progress(done: int, total: int, source: str) -> None:
-        marks.append((time.perf_counter(), qlog.count, qlog.seconds))
+        # The importer reports after each batch of chapters: `done` says how many so far.
+        marks.append((time.perf_counter(), qlog.count, qlog.seconds, done))
 
     if profiler:
         profiler.start()
@@ -724,11 +725,13 @@ def measure_import(
         shown = "\n".join(f"  {s['file']}:{s['line']}: {s['reason']}" for s in report.skipped[:5])
         raise BenchError(f"{label}: {len(report.skipped)} files skipped, e.g.\n{shown}")
     per_chapter, queries, db_times = [], [], []
-    previous = (t_read, 0, 0.0)
+    previous = (t_read, 0, 0.0, 0)
     for mark in marks:
-        per_chapter.append(mark[0] - previous[0])
-        queries.append(mark[1] - previous[1])
-        db_times.append(mark[2] - previous[2])
+        chapters_in_step = max(mark[3] - previous[3], 1)
+        for _ in range(chapters_in_step):  # spread a batch's time over its chapters
+            per_chapter.append((mark[0] - previous[0]) / chapters_in_step)
+        queries.append(round((mark[1] - previous[1]) / chapters_in_step))
+        db_times.append((mark[2] - previous[2]) / chapters_in_step)
         previous = mark
     n = len(per_chapter)
     deciles = []

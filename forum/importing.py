@@ -1,4 +1,4 @@
-"""Saving parsed legacy pages: parse → plan → apply, one chapter per transaction.
+"""Saving parsed legacy pages: parse → plan → apply, by batches of chapters.
 
 The parser (`forum.legacy`) turns bytes into dataclasses; this module matches them against what
 is already here by stable legacy keys and writes only the difference, with bulk queries. The
@@ -27,8 +27,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
-from django.db.models import Count, F, Max, Q
-from django.db.models.functions import Lower
+from django.db.models import CharField, Count, F, Max, Q, Value
+from django.db.models.functions import Cast, LPad
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
@@ -44,7 +44,7 @@ from .legacy import (
     iter_sources,
 )
 from .legacy import parse_chapter as parse_legacy_chapter
-from .models import Article, Column, Comment, ImportJob, path_segment
+from .models import PATH_SEGMENT_WIDTH, Article, Column, Comment, ImportJob, path_segment
 from .rendering import render_article_markdown, sanitize_html
 from .services import unique_slug
 
@@ -97,6 +97,9 @@ class ImportReport:
         return data
 
 
+BATCH_SIZE = 100
+
+
 def import_sources(
     sources: Iterable[LegacySource],
     *,
@@ -104,35 +107,42 @@ def import_sources(
     column: str = "",
     dry_run: bool = False,
     progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import every source; a file that fails is reported and skipped, the others go in.
 
-    Each chapter is applied in its own transaction (savepoint), so nothing is half-imported.
-    A dry run does all the work inside one transaction and rolls it back.
+    Chapters go in by batches, each batch in one transaction with bulk queries (a few queries
+    per batch instead of a dozen per chapter). If a batch fails, it is rolled back and redone
+    one chapter per transaction, so the bad file is found and skipped and nothing is
+    half-imported. A dry run does all the work inside one transaction and rolls it back.
     """
     sources = list(sources)
     report = ImportReport()
+    run = ImportRun(report, author=author)
+    done = 0
     with transaction.atomic() if dry_run else nullcontext():
-        for done, source in enumerate(sources, start=1):
-            report.files += 1
-            try:
-                chapter = parse_legacy_chapter(
-                    source.data,
-                    source=source.source,
-                    column=column or source.column,
-                    position=source.position,
-                )
-                chapter_report = ImportReport(seen=report.seen)
-                with transaction.atomic():
-                    ChapterImport(chapter, author=author, report=chapter_report).apply()
-            except LegacyFormatError as exc:
-                report.skip(source.source, exc.line, exc.reason)
-            except (DatabaseError, ValueError) as exc:
-                report.skip(source.source, None, f"could not be saved: {exc}")
-            else:
-                report.merge(chapter_report)
+        for start in range(0, len(sources), batch_size):
+            parsed = []
+            for source in sources[start : start + batch_size]:
+                report.files += 1
+                try:
+                    parsed.append(
+                        parse_legacy_chapter(
+                            source.data,
+                            source=source.source,
+                            column=column or source.column,
+                            position=source.position,
+                        )
+                    )
+                except LegacyFormatError as exc:
+                    report.skip(source.source, exc.line, exc.reason)
+            if not run.apply(parsed):
+                for chapter in parsed:  # find the culprit: one chapter per transaction
+                    if not run.apply([chapter]):
+                        report.skip(chapter.source, None, f"could not be saved: {run.error}")
+            done += len(sources[start : start + batch_size])
             if progress:
-                progress(done, len(sources), source.source)
+                progress(done, len(sources), sources[done - 1].source)
         if dry_run:
             transaction.set_rollback(True)
     return report
@@ -173,134 +183,174 @@ def _name_for(name: str) -> str:
     return (name.strip() or PLACEHOLDER_NAME)[:MAX_NAME]
 
 
-class UserPool:
-    """Legacy users by key, created in bulk with display names made unique."""
+class ImportRun:
+    """What one import run knows and keeps between batches: users, names, columns, chapters."""
 
-    def __init__(self, report: ImportReport):
+    def __init__(self, report: ImportReport, *, author: str):
         self.report = report
-        self.by_key: dict[str, User] = {}
+        self.author_override = author
+        self.error = ""
+        self._reset()
 
-    def resolve(self, wanted: dict[str, tuple[str, str]]) -> None:
-        """wanted: key → (name, avatar URL). Loads existing users, creates the missing ones."""
-        missing = [key for key in wanted if key not in self.by_key]
-        if not missing:
-            return
-        for user in User.objects.filter(legacy_key__in=missing):
-            self.by_key[user.legacy_key] = user
-            avatar = web_url(wanted[user.legacy_key][1])
-            first = self.report.first_time(user.legacy_key)
-            if user.avatar_url != avatar and avatar:
-                user.avatar_url = avatar
-                User.objects.filter(pk=user.pk).update(avatar_url=avatar)
-                self.report.users.updated += first
-            else:
-                self.report.users.unchanged += first
-        to_create = [key for key in missing if key not in self.by_key]
+    def _reset(self) -> None:
+        # Forgotten after a failed batch: what it created was rolled back.
+        self.users: dict[str, User] = {}
+        self.taken_names: set[str] | None = None
+        self.columns: dict[str, Column] = {}
+        self.positions: dict[int, set[int]] = {}
+        self.slugs: dict[int, set[str]] = {}
+
+    def apply(self, chapters: list[LegacyChapter]) -> bool:
+        """Apply chapters in one transaction; False (and rolled back) if the database refused."""
+        if not chapters:
+            return True
+        batch = ImportReport(seen=set(self.report.seen))
+        try:
+            with transaction.atomic():
+                BatchImport(self, chapters, batch).apply()
+        except (DatabaseError, ValueError) as exc:
+            self.error = str(exc)
+            self._reset()
+            return False
+        self.report.merge(batch)
+        self.report.seen |= batch.seen
+        return True
+
+    # --- users ----------------------------------------------------------------------------
+
+    def resolve_users(self, wanted: dict[str, tuple[str, str]], report: ImportReport) -> None:
+        """wanted: key → (name, avatar URL). Loads the known ones, creates the rest in bulk."""
+        missing = [key for key in wanted if key not in self.users]
+        for chunk in range(0, len(missing), 1000):
+            for user in User.objects.filter(legacy_key__in=missing[chunk : chunk + 1000]):
+                self.users[user.legacy_key] = user
+                avatar = web_url(wanted[user.legacy_key][1])
+                first = report.first_time(user.legacy_key)
+                if avatar and user.avatar_url != avatar:
+                    user.avatar_url = avatar
+                    User.objects.filter(pk=user.pk).update(avatar_url=avatar)
+                    report.users.updated += first
+                else:
+                    report.users.unchanged += first
+        to_create = [key for key in missing if key not in self.users]
         if not to_create:
             return
-        names = {key: _name_for(wanted[key][0]) for key in to_create}
-        taken = self._taken_names(set(names.values()))
+        if self.taken_names is None:
+            # Every display name, once per run: unique names are chosen without a query each.
+            self.taken_names = {
+                name.lower() for name in User.objects.values_list("display_name", flat=True)
+            }
         new_users = []
         for key in to_create:
-            display = self._unique(names[key], taken, anonymous=not wanted[key][0].strip())
-            taken.add(display.lower())
+            name, avatar = wanted[key]
+            display = _unique_name(_name_for(name), self.taken_names, anonymous=not name.strip())
+            self.taken_names.add(display.lower())
             user = User(
-                display_name=display,
-                avatar_url=web_url(wanted[key][1]),
-                is_legacy=True,
-                legacy_key=key,
+                display_name=display, avatar_url=web_url(avatar), is_legacy=True, legacy_key=key
             )
             user.set_unusable_password()
             new_users.append(user)
-        for user in User.objects.bulk_create(new_users):
-            self.by_key[user.legacy_key] = user
-            self.report.first_time(user.legacy_key)
-        self.report.users.created += len(new_users)
+        for user in User.objects.bulk_create(new_users, batch_size=1000):
+            self.users[user.legacy_key] = user
+            report.first_time(user.legacy_key)
+        report.users.created += len(new_users)
 
-    @staticmethod
-    def _taken_names(names: set[str]) -> set[str]:
-        lowered = {name.lower() for name in names}
-        prefixes = Q()
-        for name in lowered:
-            prefixes |= Q(lower__startswith=name)
-        return set(
-            User.objects.annotate(lower=Lower("display_name"))
-            .filter(prefixes)
-            .values_list("lower", flat=True)
-        )
+    def author_user(self, name: str, column: str, report: ImportReport) -> User:
+        key = f"author:{name}" if name else f"author:?{column}"
+        label = name or f"{column[:24]}·作者"
+        self.resolve_users({key: (label, "")}, report)
+        return self.users[key]
 
-    @staticmethod
-    def _unique(name: str, taken: set[str], *, anonymous: bool) -> str:
-        if not anonymous and name.lower() not in taken:
-            return name
-        n = 2
-        while True:
-            suffix = f"#{n}"
-            candidate = name[: MAX_NAME - len(suffix)] + suffix
-            if candidate.lower() not in taken:
-                return candidate
-            n += 1
+    # --- columns and chapters ---------------------------------------------------------------
+
+    def column_siblings(self, column: Column) -> tuple[set[int], set[str]]:
+        if column.pk not in self.positions:
+            rows = Article.objects.filter(column=column).values_list("position", "slug")
+            self.positions[column.pk] = {position for position, _ in rows}
+            self.slugs[column.pk] = {slug for _, slug in rows}
+        return self.positions[column.pk], self.slugs[column.pk]
 
 
-class ChapterImport:
-    def __init__(self, chapter: LegacyChapter, *, author: str, report: ImportReport):
-        self.chapter = chapter
-        self.author_name = author or chapter.author_name or ""
+def _unique_name(name: str, taken: set[str], *, anonymous: bool) -> str:
+    if not anonymous and name.lower() not in taken:
+        return name
+    n = 2
+    while True:
+        suffix = f"#{n}"
+        candidate = name[: MAX_NAME - len(suffix)] + suffix
+        if candidate.lower() not in taken:
+            return candidate
+        n += 1
+
+
+class BatchImport:
+    """One batch of chapters: plan against what exists, then write the difference in bulk."""
+
+    def __init__(self, run: ImportRun, chapters: list[LegacyChapter], report: ImportReport):
+        self.run = run
+        self.chapters = chapters
         self.report = report
-        self.users = UserPool(report)
-
-    # --- column and author --------------------------------------------------------------
+        self.touched: set[int] = set()  # articles whose comments changed: recount them
 
     def apply(self) -> None:
-        column = self._column()
-        article = self._article(column)
-        self._comments(article, column.author)
-        self._refresh_counters(article)
+        keys = [self._article_key(chapter) for chapter in self.chapters]
+        existing = {a.legacy_key: a for a in Article.objects.filter(legacy_key__in=keys)}
+        articles, new = [], []
+        for chapter, key in zip(self.chapters, keys, strict=True):
+            column = self._column(chapter)
+            article = self._article(chapter, key, column, existing.get(key))
+            if article.pk is None:
+                new.append(article)
+            existing[key] = article
+            articles.append((chapter, article, column))
+        # New chapters go in together; their comments below need their ids.
+        Article.objects.bulk_create(new, batch_size=500)
+        self.touched.update(article.pk for article in new)
+        self._comments(articles)
+        self._refresh_counters()
 
-    def _author(self, name: str) -> User:
-        key = f"author:{name}" if name else f"author:?{self.chapter.column}"
-        label = name or f"{self.chapter.column[:24]}·作者"
-        self.users.resolve({key: (label, "")})
-        return self.users.by_key[key]
+    @staticmethod
+    def _article_key(chapter: LegacyChapter) -> str:
+        return f"article:{chapter.column}:{chapter_key(chapter.title)}"
 
-    def _column(self) -> Column:
-        key = f"column:{self.chapter.column}"
-        column = Column.objects.select_related("author").filter(legacy_key=key).first()
+    # --- column and author ------------------------------------------------------------------
+
+    def _column(self, chapter: LegacyChapter) -> Column:
+        run, report = self.run, self.report
+        key = f"column:{chapter.column}"
+        author_name = run.author_override or chapter.author_name or ""
+        column = run.columns.get(key)
         if column is None:
-            author = self._author(self.author_name)
+            column = Column.objects.select_related("author").filter(legacy_key=key).first()
+        if column is None:
+            author = run.author_user(author_name, chapter.column, report)
             taken = set(Column.objects.values_list("slug", flat=True))
             column = Column.objects.create(
-                title=self.chapter.column[:200],
-                slug=unique_slug(title=self.chapter.column, taken=taken, fallback="column"),
+                title=chapter.column[:200],
+                slug=unique_slug(title=chapter.column, taken=taken, fallback="column"),
                 author=author,
                 legacy_key=key,
             )
-            self.report.columns.created += 1
-            self.report.first_time(key)
-            return column
-        placeholder = (
-            column.author.legacy_key.startswith("author:?") if column.author.legacy_key else False
-        )
-        if self.author_name and placeholder:
+            report.columns.created += 1
+            report.first_time(key)
+        elif author_name and (column.author.legacy_key or "").startswith("author:?"):
             # The author's name became known: the placeholder's articles and replies are theirs.
-            author = self._author(self.author_name)
+            author = run.author_user(author_name, chapter.column, report)
             old = column.author_id
             Column.objects.filter(pk=column.pk).update(author=author)
             Article.objects.filter(column=column, author_id=old).update(author=author)
             Comment.objects.filter(article__column=column, author_id=old).update(author=author)
             User.objects.filter(pk=old, columns=None, articles=None, comments=None).delete()
             column.author = author
-            self.report.columns.updated += self.report.first_time(key)
+            report.columns.updated += report.first_time(key)
         else:
-            self.report.columns.unchanged += self.report.first_time(key)
+            report.columns.unchanged += report.first_time(key)
+        run.columns[key] = column
         return column
 
-    # --- article ------------------------------------------------------------------------
+    # --- article ----------------------------------------------------------------------------
 
-    def _article(self, column: Column) -> Article:
-        chapter = self.chapter
-        key = f"article:{chapter.column}:{chapter_key(chapter.title)}"
-        article = Article.objects.filter(legacy_key=key).first()
+    def _article(self, chapter, key: str, column: Column, article: Article | None) -> Article:
         if chapter.format == "page":
             body = {"body_md": "", "body_html": sanitize_html(chapter.article_html)}
         else:
@@ -308,27 +358,26 @@ class ChapterImport:
                 "body_md": chapter.article_markdown,
                 "body_html": render_article_markdown(chapter.article_markdown),
             }
+        positions, slugs = self.run.column_siblings(column)
         if article is None:
-            siblings = Article.objects.filter(column=column)
             position = chapter.position
-            if position is None or siblings.filter(position=position).exists():
-                position = (siblings.aggregate(m=Max("position"))["m"] or 0) + 1
-            article = Article.objects.create(
+            if position is None or position in positions:
+                position = max(positions, default=0) + 1
+            slug = unique_slug(title=chapter.title, taken=slugs, fallback=f"chapter-{position}")
+            article = Article(
                 column=column,
                 author=column.author,
                 title=chapter.title[:300],
-                slug=unique_slug(
-                    title=chapter.title,
-                    taken=set(siblings.values_list("slug", flat=True)),
-                    fallback=f"chapter-{position}",
-                ),
+                slug=slug,
                 position=position,
                 legacy_key=key,
                 published_at=timezone.now(),
                 **body,
             )
+            positions.add(position)
+            slugs.add(slug)
             self.report.chapters.created += 1
-            return article
+            return article  # saved with the batch's other new chapters
         # The page HTML holds the full article; the export only a preview: never downgrade.
         has_full_text = article.body_md == "" and article.body_html != ""
         changes = {}
@@ -340,7 +389,15 @@ class ChapterImport:
             if article.title != chapter.title[:300]:
                 changes["title"] = chapter.title[:300]
             if chapter.position is not None and article.position != chapter.position:
-                self._free_position(column, chapter.position, keep=article.pk)
+                if chapter.position in positions:
+                    # Whoever holds it moves to the end (it gets its own position later).
+                    last = max(positions) + 1
+                    Article.objects.filter(column=column, position=chapter.position).exclude(
+                        pk=article.pk
+                    ).update(position=last)
+                    positions.add(last)
+                positions.discard(article.position)
+                positions.add(chapter.position)
                 changes["position"] = chapter.position
         if changes:
             Article.objects.filter(pk=article.pk).update(**changes)
@@ -351,63 +408,80 @@ class ChapterImport:
             self.report.chapters.unchanged += 1
         return article
 
+    # --- comments ---------------------------------------------------------------------------
+
     @staticmethod
-    def _free_position(column: Column, position: int, *, keep: int) -> None:
-        """Move whichever other chapter holds `position` to the end (it gets its own later)."""
-        last = Article.objects.filter(column=column).aggregate(m=Max("position"))["m"] or 0
-        Article.objects.filter(column=column, position=position).exclude(pk=keep).update(
-            position=last + 1
-        )
-
-    # --- comments -----------------------------------------------------------------------
-
-    def _commenter_key(self, comment: LegacyComment, author: User) -> str:
+    def _commenter_key(comment: LegacyComment, author: User) -> str:
         if comment.name and comment.name == author.display_name:
             return author.legacy_key  # the column's author commenting under their own name
         return f"user:{_digest(comment.name, comment.avatar_url)}"
 
-    def _comments(self, article: Article, author: User) -> None:
-        chapter = self.chapter
+    def _comments(self, articles) -> None:
         existing = {
             c.legacy_key: c
-            for c in Comment.objects.filter(article=article, legacy_key__isnull=False)
+            for c in Comment.objects.filter(
+                article__in=[article for _, article, _ in articles], legacy_key__isnull=False
+            )
         }
-        keyed = []
-        seen: set[str] = set()
-        for legacy in chapter.comments:
-            key = f"{article.legacy_key}:{comment_identity(legacy)}"
-            if key in seen:  # the same person posting the same text twice on one day
-                key = f"{key}:{legacy.position}"
-            seen.add(key)
-            keyed.append((key, legacy))
-
+        keyed = []  # (chapter, article, column, key, legacy)
+        for chapter, article, column in articles:
+            seen: set[str] = set()
+            for legacy in chapter.comments:
+                key = f"{article.legacy_key}:{comment_identity(legacy)}"
+                if key in seen:  # the same person posting the same text twice on one day
+                    key = f"{key}:{legacy.position}"
+                seen.add(key)
+                keyed.append((chapter, article, column, key, legacy))
         # Only new comments need their writer: a merged comment keeps the one it has (the
         # other format may know the same person under another avatar URL).
-        wanted = {
-            self._commenter_key(legacy, author): (legacy.name, legacy.avatar_url)
-            for key, legacy in keyed
-            if key not in existing
-        }
-        self.users.by_key[author.legacy_key] = author
-        self.users.resolve(wanted)
-
+        for _, _, column, _, _ in keyed:
+            self.run.users[column.author.legacy_key] = column.author
+        self.run.resolve_users(
+            {
+                self._commenter_key(legacy, column.author): (legacy.name, legacy.avatar_url)
+                for _, _, column, key, legacy in keyed
+                if key not in existing
+            },
+            self.report,
+        )
         new_roots, changed = [], []
-        for key, legacy in keyed:
+        for chapter, article, column, key, legacy in keyed:
             current = existing.get(key)
             if current is None:
-                new_roots.append(self._new_root(article, key, legacy, author))
-            elif self._merge(current, legacy):
+                author = self.run.users[self._commenter_key(legacy, column.author)]
+                new_roots.append(
+                    Comment(
+                        article=article,
+                        author=author,
+                        depth=0,
+                        body_md=legacy.text,
+                        body_html=render_legacy_text(legacy.text),
+                        created_at=_aware(legacy.created),
+                        legacy_like_count=legacy.likes or 0,
+                        legacy_reply_count=legacy.reply_count or 0,
+                        legacy_key=key,
+                        legacy_position=legacy.position,
+                    )
+                )
+                self.touched.add(article.pk)
+            elif _merge(current, legacy, chapter.format):
                 changed.append(current)
+                self.touched.add(article.pk)
             else:
                 self.report.comments.unchanged += 1
         if new_roots:
-            created = Comment.objects.bulk_create(new_roots)
+            created = Comment.objects.bulk_create(new_roots, batch_size=1000)
+            ids = [comment.pk for comment in created]
+            for chunk in range(0, len(ids), 1000):
+                # A root is its own thread: root = itself, path = its own id, in one UPDATE.
+                Comment.objects.filter(pk__in=ids[chunk : chunk + 1000]).update(
+                    root_id=F("pk"),
+                    path=LPad(Cast("pk", CharField()), PATH_SEGMENT_WIDTH, Value("0")),
+                )
             for comment in created:
-                comment.root_id = comment.pk
-                comment.path = path_segment(comment.pk)
-            Comment.objects.bulk_update(created, ["root", "path"])
+                comment.root_id, comment.path = comment.pk, path_segment(comment.pk)
+                existing[comment.legacy_key] = comment
             self.report.comments.created += len(created)
-            existing.update({c.legacy_key: c for c in created})
         if changed:
             Comment.objects.bulk_update(
                 changed,
@@ -419,142 +493,150 @@ class ChapterImport:
                     "legacy_reply_count",
                     "legacy_position",
                 ],
+                batch_size=500,
             )
             self.report.comments.updated += len(changed)
-        self._replies(article, keyed, existing, author)
+        self._replies(keyed, existing)
 
-    def _new_root(self, article: Article, key: str, legacy: LegacyComment, author: User) -> Comment:
-        return Comment(
-            article=article,
-            author=self.users.by_key[self._commenter_key(legacy, author)],
-            depth=0,
-            body_md=legacy.text,
-            body_html=render_legacy_text(legacy.text),
-            created_at=_aware(legacy.created),
-            legacy_like_count=legacy.likes or 0,
-            legacy_reply_count=legacy.reply_count or 0,
-            legacy_key=key,
-            legacy_position=legacy.position,
-        )
-
-    def _merge(self, current: Comment, legacy: LegacyComment) -> bool:
-        """Each format updates what it knows best; returns whether anything changed."""
-        before = (
-            current.body_md,
-            current.created_at,
-            current.legacy_like_count,
-            current.legacy_reply_count,
-            current.legacy_position,
-        )
-        if self.chapter.format == "export":
-            current.legacy_like_count = legacy.likes or 0
-            current.legacy_reply_count = legacy.reply_count or 0
-            current.legacy_position = legacy.position
-            if current.body_md != legacy.text and _SPACE.sub("", current.body_md) != _SPACE.sub(
-                "", legacy.text
-            ):
-                current.body_md = legacy.text
-        else:
-            # Times to the second and the text's own line breaks come from the page.
-            current.created_at = _aware(legacy.created)
-            current.body_md = legacy.text
-        current.body_html = render_legacy_text(current.body_md)
-        after = (
-            current.body_md,
-            current.created_at,
-            current.legacy_like_count,
-            current.legacy_reply_count,
-            current.legacy_position,
-        )
-        return before != after
-
-    def _replies(self, article: Article, keyed, comments: dict[str, Comment], author: User) -> None:
-        if self.chapter.format != "page":
-            return
-        wanted, editor_key = [], f"editor:{self.chapter.column}"
-        for key, legacy in keyed:
-            for reply in legacy.replies:
-                wanted.append((f"{key}:{reply.kind}", comments[key], reply))
+    def _replies(self, keyed, comments: dict[str, Comment]) -> None:
+        wanted = [
+            (f"{key}:{reply.kind}", comments[key], reply, chapter, article, column)
+            for chapter, article, column, key, legacy in keyed
+            if chapter.format == "page"
+            for reply in legacy.replies
+        ]
         if not wanted:
             return
-        if any(reply.kind == ReplyRole.EDITOR for _, _, reply in wanted):
-            self.users.resolve(
-                {editor_key: (f"{EDITOR_NAME}·{self.chapter.column}"[:MAX_NAME], "")}
-            )
+        editors = {
+            f"editor:{chapter.column}": (f"{EDITOR_NAME}·{chapter.column}"[:MAX_NAME], "")
+            for _, _, reply, chapter, _, _ in wanted
+            if reply.kind == ReplyRole.EDITOR
+        }
+        self.run.resolve_users(editors, self.report)
         existing = {
             c.legacy_key: c
-            for c in Comment.objects.filter(legacy_key__in=[key for key, _, _ in wanted])
+            for c in Comment.objects.filter(legacy_key__in=[key for key, *_ in wanted])
         }
         new, changed = [], []
-        for key, parent, reply in wanted:
-            html = render_legacy_text(reply.text)
+        for key, parent, reply, chapter, article, column in wanted:
             current = existing.get(key)
             if current is None:
+                writer = (
+                    column.author
+                    if reply.kind == ReplyRole.AUTHOR
+                    else self.run.users[f"editor:{chapter.column}"]
+                )
                 new.append(
                     Comment(
                         article=article,
-                        author=author
-                        if reply.kind == ReplyRole.AUTHOR
-                        else self.users.by_key[editor_key],
+                        author=writer,
                         parent=parent,
                         root_id=parent.root_id,
                         depth=parent.depth + 1,
                         body_md=reply.text,
-                        body_html=html,
+                        body_html=render_legacy_text(reply.text),
                         # The old page gave replies no time of their own.
                         created_at=parent.created_at + timedelta(seconds=1),
                         legacy_key=key,
                         legacy_role=reply.kind,
                     )
                 )
+                self.touched.add(article.pk)
             elif current.body_md != reply.text:
-                current.body_md, current.body_html = reply.text, html
+                current.body_md, current.body_html = reply.text, render_legacy_text(reply.text)
                 changed.append(current)
+                self.touched.add(article.pk)
             else:
                 self.report.comments.unchanged += 1
         if new:
-            created = Comment.objects.bulk_create(new)
+            created = Comment.objects.bulk_create(new, batch_size=1000)
             for comment in created:
                 comment.path = comment.parent.path + path_segment(comment.pk)
-            Comment.objects.bulk_update(created, ["path"])
+            Comment.objects.bulk_update(created, ["path"], batch_size=500)
             self.report.comments.created += len(created)
         if changed:
-            Comment.objects.bulk_update(changed, ["body_md", "body_html"])
+            Comment.objects.bulk_update(changed, ["body_md", "body_html"], batch_size=500)
             self.report.comments.updated += len(changed)
 
-    # --- counters -----------------------------------------------------------------------
+    # --- counters ---------------------------------------------------------------------------
 
-    def _refresh_counters(self, article: Article) -> None:
+    def _refresh_counters(self) -> None:
+        """Recount the articles whose discussion changed (nothing to do on a no-op re-import)."""
+        if not self.touched:
+            return
         visible = Q(status=CommentStatus.VISIBLE)
-        stats = Comment.objects.filter(article=article).aggregate(
-            n=Count("pk", filter=visible), last=Max("created_at", filter=visible)
-        )
-        Article.objects.filter(pk=article.pk).update(
-            comment_count=stats["n"],
-            last_commented_at=stats["last"],
-            thread_version=F("thread_version") + 1,
-        )
-        # Direct replies of the article's comments, recounted (imported replies add to them).
+        stats = {
+            row["article_id"]: row
+            for row in Comment.objects.filter(article_id__in=self.touched)
+            .values("article_id")
+            .annotate(n=Count("pk", filter=visible), last=Max("created_at", filter=visible))
+        }
+        articles = list(Article.objects.filter(pk__in=self.touched).only("pk"))
+        for article in articles:
+            row = stats.get(article.pk, {})
+            article.comment_count = row.get("n", 0)
+            article.last_commented_at = row.get("last")
+        Article.objects.bulk_update(articles, ["comment_count", "last_commented_at"])
+        Article.objects.filter(pk__in=self.touched).update(thread_version=F("thread_version") + 1)
         counts = dict(
             Comment.objects.filter(
-                article=article, parent__isnull=False, status=CommentStatus.VISIBLE
+                article_id__in=self.touched, parent__isnull=False, status=CommentStatus.VISIBLE
             )
             .values_list("parent")
             .annotate(n=Count("pk"))
         )
         stale = [
-            c
-            for c in Comment.objects.filter(article=article).only("pk", "reply_count")
-            if c.reply_count != counts.get(c.pk, 0)
+            comment
+            for comment in Comment.objects.filter(article_id__in=self.touched).only(
+                "pk", "reply_count"
+            )
+            if comment.reply_count != counts.get(comment.pk, 0)
         ]
         for comment in stale:
             comment.reply_count = counts.get(comment.pk, 0)
-        Comment.objects.bulk_update(stale, ["reply_count"])
+        Comment.objects.bulk_update(stale, ["reply_count"], batch_size=500)
+
+
+def _merge(current: Comment, legacy: LegacyComment, source_format: str) -> bool:
+    """Each format updates what it knows best; returns whether anything changed."""
+    before = (
+        current.body_md,
+        current.created_at,
+        current.legacy_like_count,
+        current.legacy_reply_count,
+        current.legacy_position,
+    )
+    if source_format == "export":
+        current.legacy_like_count = legacy.likes or 0
+        current.legacy_reply_count = legacy.reply_count or 0
+        current.legacy_position = legacy.position
+        if _SPACE.sub("", current.body_md) != _SPACE.sub("", legacy.text):
+            current.body_md = legacy.text
+    else:
+        # Times to the second and the text's own line breaks come from the page.
+        current.created_at = _aware(legacy.created)
+        current.body_md = legacy.text
+    after = (
+        current.body_md,
+        current.created_at,
+        current.legacy_like_count,
+        current.legacy_reply_count,
+        current.legacy_position,
+    )
+    if before == after:
+        return False
+    if before[0] != after[0]:
+        current.body_html = render_legacy_text(current.body_md)
+    return True
 
 
 def render_legacy_text(text: str) -> str:
-    """Imported comment text is plain text: shown as the reader wrote it, never as Markdown."""
-    return sanitize_html(linebreaks(escape(text)), tags={"p", "br"})
+    """Imported comment text is plain text: shown as the reader wrote it, never as Markdown.
+
+    Escaping every character of it is the whole treatment: the result holds no markup but the
+    <p> and <br> that linebreaks adds (there is no HTML in it to sanitize).
+    """
+    return linebreaks(escape(text))
 
 
 # --- Admin uploads, run by the Celery task -----------------------------------------------

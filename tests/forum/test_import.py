@@ -243,3 +243,32 @@ def test_imported_counters_are_right_by_recount():
     out = StringIO()
     call_command("recount", "--check", stdout=out)
     assert "All counters are right." in out.getvalue()
+
+
+def test_a_chapter_the_database_refuses_is_skipped_and_its_batch_neighbours_go_in(
+    tmp_path, monkeypatch
+):
+    from django.db import DataError
+
+    from forum import importing
+
+    files = sorted((EXPORT / "docs").glob("0[1-4] - *.md"))
+    for file in files:
+        shutil.copy(file, tmp_path / file.name)
+    refused = files[2].stem
+    original = importing.BatchImport._article
+
+    def refuse_one(self, chapter, *args, **kwargs):
+        if chapter.title == refused:
+            raise DataError("value too long for this column")
+        return original(self, chapter, *args, **kwargs)
+
+    monkeypatch.setattr(importing.BatchImport, "_article", refuse_one)
+
+    report = run(tmp_path, column="K8s")
+
+    assert Article.objects.count() == 3
+    assert not Article.objects.filter(title=refused).exists()
+    assert [s["file"].rsplit("/", 1)[-1] for s in report.skipped] == [files[2].name]
+    assert "value too long" in report.skipped[0]["reason"]
+    assert report.chapters.created == 3
