@@ -403,6 +403,7 @@ class BatchImport:
             Article.objects.filter(pk=article.pk).update(**changes)
             for name, value in changes.items():
                 setattr(article, name, value)
+            self.touched.add(article.pk)  # its cached pages go (the counters are recounted)
             self.report.chapters.updated += 1
         else:
             self.report.chapters.unchanged += 1

@@ -80,6 +80,7 @@ def save_article(*, article: Article, was_published: bool) -> Article:
     article.body_html = render_article_markdown(article.body_md)
     if article.pk:
         article.edited_at = timezone.now()
+        article.thread_version += 1  # retires the cached pages that show it
     article.save()
     if article.is_published and not was_published:
         notifications.notify_new_chapter(article=article)
@@ -258,8 +259,8 @@ def toggle_like(
             return True
         liked, step = True, 1
     model.objects.filter(pk=target.pk).update(like_count=F("like_count") + step)
-    if article_id:
-        _bump_thread(article_id)
+    # The article's page (its count, or a comment's in the thread) is cached by this version.
+    _bump_thread(article_id or target.pk)
     return liked
 
 

@@ -6,9 +6,15 @@ template instead of the whole page.
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.http import HttpResponse
+from django.middleware.csp import get_nonce
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,6 +22,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -69,7 +76,42 @@ def column_detail(request, slug: str):
 @require_GET
 def article_detail(request, column_slug: str, slug: str):
     article = selectors.get_article_page(column_slug=column_slug, slug=slug)
-    return _article_page(request, article)
+    if not _anonymous_page_cacheable(request):
+        return _article_page(request, article)
+    # Anonymous readers of the same URL see the same page: it is rendered once per version of
+    # the article's discussion and language, with this request's CSRF token and CSP nonce put
+    # in place of the ones it was rendered with.
+    path_digest = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False)
+    key = f"page:{article.pk}:{article.thread_version}:{get_language()}:{path_digest.hexdigest()}"
+    cached = cache.get(key)
+    if cached is not None:
+        html = cached.replace(NONCE_MARK, str(get_nonce(request)))
+        return _vary(HttpResponse(html.replace(CSRF_MARK, get_token(request))))
+    response = _article_page(request, article)
+    if response.status_code == 200:
+        html = response.content.decode()
+        token = CSRF_IN_PAGE.search(html)
+        if token:
+            html = html.replace(token.group(1), CSRF_MARK)
+            cache.set(
+                key, html.replace(str(get_nonce(request)), NONCE_MARK), ANONYMOUS_PAGE_SECONDS
+            )
+    return response
+
+
+# A new chapter changes its neighbours' "next" links without touching their discussions: an
+# anonymous page lives this long at most.
+ANONYMOUS_PAGE_SECONDS = 300
+CSRF_MARK, NONCE_MARK = "\x00csrf\x00", "\x00nonce\x00"
+CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+def _anonymous_page_cacheable(request) -> bool:
+    return (
+        not request.user.is_authenticated
+        and not request.htmx
+        and not len(messages.get_messages(request))
+    )
 
 
 def _article_page(request, article: Article, *, comment_form=None, status: int = 200):
