@@ -6,10 +6,12 @@ template instead of the whole page.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 
 from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.http import HttpResponse
@@ -75,46 +77,82 @@ def column_detail(request, slug: str):
 
 @require_GET
 def article_detail(request, column_slug: str, slug: str):
+    """The article page, rendered once per discussion version, language and URL.
+
+    The cached page is the anonymous reader's, with this request's CSRF token and CSP nonce put
+    in place of the ones it was rendered with. A signed-in reader gets the same page with its
+    few personal regions ("slots": the header's user menu, the like/follow buttons, the comment
+    form, the threads' own state) rendered for them and put in their place.
+    """
     article = selectors.get_article_page(column_slug=column_slug, slug=slug)
-    if not _anonymous_page_cacheable(request):
+    if request.htmx or len(messages.get_messages(request)):
         return _article_page(request, article)
-    # Anonymous readers of the same URL see the same page: it is rendered once per version of
-    # the article's discussion and language, with this request's CSRF token and CSP nonce put
-    # in place of the ones it was rendered with.
     path_digest = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False)
     key = f"page:{article.pk}:{article.thread_version}:{get_language()}:{path_digest.hexdigest()}"
-    cached = cache.get(key)
-    if cached is not None:
-        html = cached.replace(NONCE_MARK, str(get_nonce(request)))
-        return _vary(HttpResponse(html.replace(CSRF_MARK, get_token(request))))
-    response = _article_page(request, article)
-    if response.status_code == 200:
-        html = response.content.decode()
-        token = CSRF_IN_PAGE.search(html)
-        if token:
-            html = html.replace(token.group(1), CSRF_MARK)
-            cache.set(
-                key, html.replace(str(get_nonce(request)), NONCE_MARK), ANONYMOUS_PAGE_SECONDS
-            )
-    return response
+    shell = cache.get(key)
+    if shell is None:
+        anonymous = request
+        if request.user.is_authenticated:
+            anonymous = copy.copy(request)
+            anonymous.user = AnonymousUser()
+        response = _article_page(anonymous, article)
+        if response.status_code != 200:
+            return response if anonymous is request else _article_page(request, article)
+        shell = response.content.decode()
+        token = CSRF_IN_PAGE.search(shell)
+        if token is None:
+            return response if anonymous is request else _article_page(request, article)
+        shell = shell.replace(token.group(1), CSRF_MARK)
+        shell = shell.replace(str(get_nonce(request)), NONCE_MARK)
+        cache.set(key, shell, ANONYMOUS_PAGE_SECONDS)
+        if anonymous is request:
+            return response
+    html = shell.replace(NONCE_MARK, str(get_nonce(request))).replace(CSRF_MARK, get_token(request))
+    if request.user.is_authenticated:
+        context = _page_context(request, article)
+        if isinstance(context, HttpResponse):
+            return context
+        html = _fill_slots(request, html, context)
+    return _vary(HttpResponse(html))
 
 
-# A new chapter changes its neighbours' "next" links without touching their discussions: an
-# anonymous page lives this long at most.
+# A new chapter changes its neighbours' "next" links without touching their discussions: a
+# cached page lives this long at most.
 ANONYMOUS_PAGE_SECONDS = 300
 CSRF_MARK, NONCE_MARK = "\x00csrf\x00", "\x00nonce\x00"
 CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+SLOT = re.compile(r"<!--slot:(\w+)-->.*?<!--/slot:\1-->", re.DOTALL)
+SLOT_TEMPLATES = {
+    "nav_user": "base.html#nav_user",
+    "article_actions": f"{TEMPLATE}#article_actions",
+    "comment_form": f"{TEMPLATE}#comment_form",
+}
 
 
-def _anonymous_page_cacheable(request) -> bool:
-    return (
-        not request.user.is_authenticated
-        and not request.htmx
-        and not len(messages.get_messages(request))
-    )
+def _fill_slots(request, html: str, context: dict) -> str:
+    rendered = {
+        name: render_to_string(template, context, request=request)
+        for name, template in SLOT_TEMPLATES.items()
+    }
+    rendered["threads"] = context["threads_html"]
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1)
+        return f"<!--slot:{name}-->{rendered[name]}<!--/slot:{name}-->"
+
+    return SLOT.sub(fill, html)
 
 
 def _article_page(request, article: Article, *, comment_form=None, status: int = 200):
+    context = _page_context(request, article, comment_form=comment_form)
+    if isinstance(context, HttpResponse):
+        return context
+    return _vary(render(request, TEMPLATE, context, status=status))
+
+
+def _page_context(request, article: Article, *, comment_form=None) -> dict | HttpResponse:
+    """Everything the article page shows, or the response that replaces it (a 400, or the
+    threads alone for htmx's "load more")."""
     query = ThreadQueryForm(request.GET)
     if not query.is_valid():
         return _bad_request(
@@ -167,7 +205,7 @@ def _article_page(request, article: Article, *, comment_form=None, status: int =
         "article_like_button": _article_like_button(request, article, threads.article_liked),
         "following": follows(user=request.user, article=article),
     }
-    return _vary(render(request, TEMPLATE, context, status=status))
+    return context
 
 
 def _article_like_button(request, article: Article, liked: bool):
