@@ -7,6 +7,7 @@ for the rest of the request.
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +16,7 @@ from .enums import CommentStatus
 from .models import Article, Comment
 
 MODERATORS_GROUP = "Moderators"
+VERIFIED_CACHE_SECONDS = 3600
 
 
 def is_moderator(user) -> bool:
@@ -31,7 +33,15 @@ def has_verified_email(user) -> bool:
     if not user.is_authenticated:
         return False
     if not hasattr(user, "_colloquy_verified"):
-        user._colloquy_verified = EmailAddress.objects.filter(user=user, verified=True).exists()
+        # Once verified, an address stays verified (allauth won't remove the last one): the
+        # answer is kept in the cache rather than asked of the database on every page.
+        key = f"verified:{user.pk}"
+        verified = cache.get(key)
+        if verified is None:
+            verified = EmailAddress.objects.filter(user=user, verified=True).exists()
+            if verified:
+                cache.set(key, True, VERIFIED_CACHE_SECONDS)
+        user._colloquy_verified = verified
     return user._colloquy_verified
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value, Window
 from django.db.models.functions import Coalesce, Greatest, RowNumber
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -53,6 +54,18 @@ def get_article(*, column_slug: str, slug: str) -> Article:
         slug=slug,
         is_published=True,
     )
+
+
+def get_article_version(*, column_slug: str, slug: str) -> tuple[int, int]:
+    """(id, thread version) of a published article: all a cached page needs to be found."""
+    row = (
+        Article.objects.filter(column__slug=column_slug, slug=slug, is_published=True)
+        .values_list("pk", "thread_version")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    return row
 
 
 def get_article_page(*, column_slug: str, slug: str) -> Article:

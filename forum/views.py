@@ -84,13 +84,17 @@ def article_detail(request, column_slug: str, slug: str):
     few personal regions ("slots": the header's user menu, the like/follow buttons, the comment
     form, the threads' own state) rendered for them and put in their place.
     """
-    article = selectors.get_article_page(column_slug=column_slug, slug=slug)
     if request.htmx or len(messages.get_messages(request)):
-        return _article_page(request, article)
+        return _article_page(
+            request, selectors.get_article_page(column_slug=column_slug, slug=slug)
+        )
+    article_id, version = selectors.get_article_version(column_slug=column_slug, slug=slug)
     path_digest = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False)
-    key = f"page:{article.pk}:{article.thread_version}:{get_language()}:{path_digest.hexdigest()}"
+    key = f"page:{article_id}:{version}:{get_language()}:{path_digest.hexdigest()}"
     shell = cache.get(key)
+    article = None
     if shell is None:
+        article = selectors.get_article_page(column_slug=column_slug, slug=slug)
         anonymous = request
         if request.user.is_authenticated:
             anonymous = copy.copy(request)
@@ -109,6 +113,8 @@ def article_detail(request, column_slug: str, slug: str):
             return response
     html = shell.replace(NONCE_MARK, str(get_nonce(request))).replace(CSRF_MARK, get_token(request))
     if request.user.is_authenticated:
+        if article is None:
+            article = selectors.get_article(column_slug=column_slug, slug=slug)
         context = _page_context(request, article)
         if isinstance(context, HttpResponse):
             return context

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.utils.functional import SimpleLazyObject
 
+from .services import unread_count
+
 
 def unread_notifications(request):
     """The bell's count, queried only when a template shows it."""
@@ -10,6 +12,6 @@ def unread_notifications(request):
         return {}
 
     def count() -> int:
-        return user.notifications.filter(read_at__isnull=True).count()
+        return unread_count(user)
 
     return {"unread_notifications": SimpleLazyObject(count)}

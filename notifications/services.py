@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -128,6 +129,7 @@ def _notify(recipients: Recipients, *, actor_id, comment, article, reason: str =
     ]
     # The unique constraint makes a repeated action (feature, unfeature, feature) a no-op.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    forget_unread_counts([row.recipient_id for row in rows])
     created = list(
         Notification.objects.filter(
             recipient_id__in=[row.recipient_id for row in rows],
@@ -434,7 +436,24 @@ def mark_read(*, user: User, notification_id: int | None = None) -> int:
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if notification_id is not None:
         unread = unread.filter(pk=notification_id)
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    forget_unread_counts([user.pk])
+    return marked
+
+
+def unread_count(user: User) -> int:
+    """The bell's number, kept in the cache until a notification arrives or is read (and a
+    minute at most: a page rendered while the change was being committed may cache the old)."""
+    key = f"unread:{user.pk}"
+    count = cache.get(key)
+    if count is None:
+        count = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+        cache.set(key, count, 60)
+    return count
+
+
+def forget_unread_counts(user_ids) -> None:
+    cache.delete_many([f"unread:{pk}" for pk in user_ids])
 
 
 @transaction.atomic
