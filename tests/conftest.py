@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 
-from tests.factories import ArticleFactory, ColumnFactory, UserFactory
+from tests.factories import ArticleFactory, ColumnFactory, UserFactory, moderators_group
 
 
 @pytest.fixture
@@ -41,8 +40,7 @@ def article(column):
 @pytest.fixture
 def moderator(db):
     user = UserFactory(display_name="moderator", is_staff=True)
-    group, _ = Group.objects.get_or_create(name="Moderators")
-    user.groups.add(group)
+    user.groups.add(moderators_group())
     return user
 
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib
+
 import factory
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group, Permission
 
 from accounts.models import User
 from forum import services
@@ -69,3 +72,18 @@ class CommentFactory(factory.django.DjangoModelFactory):
         if parent is not None:
             kwargs["article"] = parent.article
         return services.post_comment(**kwargs)
+
+
+def moderators_group() -> Group:
+    """The "Moderators" group as its data migration makes it.
+
+    A transactional test (the browser tests) flushes the database and the group with it; this
+    puts it back with the migration's own list of permissions.
+    """
+    migration = importlib.import_module("moderation.migrations.0002_moderators_group")
+    group, _ = Group.objects.get_or_create(name=migration.GROUP)
+    group.permissions.set(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        for app_label, codename in migration.PERMISSIONS
+    )
+    return group

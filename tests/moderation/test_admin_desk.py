@@ -3,7 +3,6 @@ suspensions from the User admin, the read-only audit log and reports, and the da
 
 from __future__ import annotations
 
-import importlib
 import re
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from moderation import dashboard, services
 from moderation.enums import Action, ReportReason
 from moderation.models import ModerationAction, Report
 from notifications.models import Notification
-from tests.factories import CommentFactory, UserFactory
+from tests.factories import CommentFactory, UserFactory, moderators_group
 
 pytestmark = pytest.mark.django_db
 
@@ -39,21 +38,9 @@ EXPECTED = {
 }
 
 
-def ensure_moderators_group() -> None:
-    """The "Moderators" group as its data migration makes it. A transactional test (the browser
-    tests) flushes the database, which takes the group with it; tests/conftest.py's `moderator`
-    fixture then makes an empty group of that name."""
-    migration = importlib.import_module("moderation.migrations.0002_moderators_group")
-    group, _ = Group.objects.get_or_create(name=migration.GROUP)
-    group.permissions.set(
-        Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        for app_label, codename in migration.PERMISSIONS
-    )
-
-
 @pytest.fixture(autouse=True)
 def _moderators_group(db):
-    ensure_moderators_group()
+    moderators_group()
 
 
 @pytest.fixture
