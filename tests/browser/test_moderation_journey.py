@@ -14,8 +14,7 @@ from forum.models import Comment
 from moderation.enums import Action
 from moderation.models import ModerationAction, Report
 from notifications.models import Notification
-from tests.factories import CommentFactory
-from tests.moderation.test_admin_desk import ensure_moderators_group
+from tests.factories import CommentFactory, moderators_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +35,7 @@ def sign_in(page, user, live_server) -> None:
 def test_report_then_hide_from_the_queue(
     page, new_page, live_server, artifacts, article, reader, other_reader, moderator
 ):
-    ensure_moderators_group()  # earlier transactional tests flushed the migration's group
+    moderators_group()  # earlier transactional tests flushed the migration's group
     fine = CommentFactory(article=article, author=other_reader, body="Pods are the unit.")
     bad = CommentFactory(article=article, author=other_reader, body=OFFENDING)
 
