@@ -371,14 +371,19 @@ def retry_failed_emails() -> list[int]:
 @transaction.atomic
 def send_digests() -> list[int]:
     """One email per person with everything waiting for their digest."""
+    pending = Notification.objects.filter(in_digest=True, emailed_at__isnull=True)
+    recipients = User.objects.filter(
+        pk__in=list(pending.values_list("recipient_id", flat=True).distinct())
+    ).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        # Two digest runs at once (a redelivered task, a manual run) take disjoint people: a
+        # person's digest is built by whichever run locked them first, from what is still due.
+        recipients = recipients.select_for_update(skip_locked=True)
     due = (
-        Notification.objects.filter(in_digest=True, emailed_at__isnull=True)
+        pending.filter(recipient__in=[user.pk for user in recipients])
         .select_related("recipient", "actor", "comment", "article__column")
         .order_by("recipient_id", "created_at")
     )
-    if connection.features.has_select_for_update_skip_locked:
-        # Two digest runs at once (a redelivered task, a manual run) take disjoint rows.
-        due = due.select_for_update(skip_locked=True, of=("self",))
     by_user: dict[int, list[Notification]] = {}
     for notification in due:
         by_user.setdefault(notification.recipient_id, []).append(notification)

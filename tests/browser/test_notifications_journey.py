@@ -45,7 +45,10 @@ def test_a_reply_rings_the_bell_and_one_click_leads_to_it(
     target = page.locator(f"#c-{reply.pk}")
     expect(target).to_be_visible()
     expect(target).to_contain_text("And the IPC namespace too.")
-    assert page.evaluate(f"() => document.querySelector('#c-{reply.pk}').matches(':target')")
+    # The highlight is CSS :target; give the browser its moment to apply the fragment.
+    page.wait_for_function(
+        f"() => document.querySelector('#c-{reply.pk}')?.matches(':target')", timeout=5_000
+    )
     expect(target).to_be_in_viewport()
     expect(page.locator("header #bell")).to_be_visible()
     expect(page.locator("header [data-testid=bell-count]")).to_have_count(0)
