@@ -106,3 +106,7 @@ def queue(kind: str | None = None) -> QuerySet[Comment]:
         )
         .order_by("waiting_since", "id")
     )
+
+
+def has_reported(*, comment: Comment, user) -> bool:
+    return Report.objects.filter(comment=comment, reporter=user).exists()

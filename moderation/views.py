@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 from forum import permissions, selectors
 
 from . import ratelimit, services
+from . import selectors as moderation_selectors
 from .forms import ReasonForm, ReportForm
-from .models import Report
 
 
 def _login(request, next_url: str) -> HttpResponse:
@@ -34,7 +34,7 @@ def report(request, pk: int):
         raise PermissionDenied(_("You can’t report your own comment."))
     template = "moderation/report.html#form" if request.htmx else "moderation/report.html"
     context = {"comment": comment}
-    if Report.objects.filter(comment=comment, reporter=request.user).exists():
+    if moderation_selectors.has_reported(comment=comment, user=request.user):
         context["message"] = _("You already reported this comment. Thank you.")
         return _render(request, template, context, status=409)
     form = ReportForm(request.POST or None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from django.core.paginator import Page, Paginator
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .models import Follow, Notification
@@ -28,3 +29,10 @@ def follows(*, user, column=None, article=None) -> bool:
         return False
     lookup = {"column": column} if column is not None else {"article": article}
     return Follow.objects.filter(user=user, **lookup).exists()
+
+
+def get_notification(*, user, pk: int):
+    """One of the user's own notifications (someone else's is a 404)."""
+    return get_object_or_404(
+        Notification.objects.select_related("comment", "article__column"), pk=pk, recipient=user
+    )

@@ -38,11 +38,7 @@ def bell(request):
 @require_GET
 def open_notification(request, pk: int):
     """Mark it read and go where it points (the comment's permalink)."""
-    notification = get_object_or_404(
-        Notification.objects.select_related("comment", "article__column"),
-        pk=pk,
-        recipient=request.user,
-    )
+    notification = selectors.get_notification(user=request.user, pk=pk)
     services.mark_read(user=request.user, notification_id=notification.pk)
     return redirect(services.target_url(notification))
 
