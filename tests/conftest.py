@@ -99,3 +99,17 @@ def _generous_rate_limits(settings):
     no rate limits and no holding of new accounts' links, unless a moderation test sets them."""
     settings.RATE_LIMITS = {"comment": "100000/60", "like": "100000/60", "report": "100000/60"}
     settings.HOLD_FIRST_COMMENTS_WITH_LINKS = 0
+
+
+@pytest.fixture
+def client_for(request):
+    """A fresh client logged in as the named persona fixture ("anonymous": not logged in)."""
+    from django.test import Client
+
+    def make(persona: str) -> Client:
+        client = Client()
+        if persona != "anonymous":
+            client.force_login(request.getfixturevalue(persona))
+        return client
+
+    return make

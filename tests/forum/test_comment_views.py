@@ -40,19 +40,6 @@ FEATURE_MESSAGE = "Only the article's author or a moderator can feature comments
 
 
 @pytest.fixture
-def client_for(request):
-    """A fresh client logged in as the named persona fixture ("anonymous": not logged in)."""
-
-    def make(persona: str) -> Client:
-        client = Client()
-        if persona != "anonymous":
-            client.force_login(request.getfixturevalue(persona))
-        return client
-
-    return make
-
-
-@pytest.fixture
 def comment(article, reader):
     """A root comment by `reader` (the owner persona) under `article`."""
     return CommentFactory(article=article, author=reader, body="Pods are the unit of scheduling.")

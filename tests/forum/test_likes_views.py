@@ -25,19 +25,6 @@ VERIFY_MESSAGE = "Verify your email address to take part in discussions."
 
 
 @pytest.fixture
-def client_for(request):
-    """A fresh client logged in as the named persona fixture ("anonymous": not logged in)."""
-
-    def make(persona: str) -> Client:
-        client = Client()
-        if persona != "anonymous":
-            client.force_login(request.getfixturevalue(persona))
-        return client
-
-    return make
-
-
-@pytest.fixture
 def comment(article, other_reader):
     return CommentFactory(article=article, author=other_reader, body="Likeable")
 

@@ -59,19 +59,6 @@ def staff_without_permission(db):
 
 
 @pytest.fixture
-def client_for(request):
-    """A fresh client logged in as the named persona fixture ("anonymous": not logged in)."""
-
-    def make(persona: str) -> Client:
-        client = Client()
-        if persona != "anonymous":
-            client.force_login(request.getfixturevalue(persona))
-        return client
-
-    return make
-
-
-@pytest.fixture
 def comment(article, reader):
     """A root comment by `reader` under the column author's article."""
     return CommentFactory(article=article, author=reader, body=BODY)

@@ -27,19 +27,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def client_for(request):
-    """A fresh client logged in as the named persona fixture ("anonymous": not logged in)."""
-
-    def make(persona: str) -> Client:
-        client = Client()
-        if persona != "anonymous":
-            client.force_login(request.getfixturevalue(persona))
-        return client
-
-    return make
-
-
 def notify(reader, article, n: int = 1, *, actor=None) -> list[Notification]:
     """`n` replies to a comment of `reader`'s: `n` reply notifications for them, newest first."""
     actor = actor or UserFactory()
