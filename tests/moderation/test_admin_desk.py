@@ -458,7 +458,9 @@ def test_bulk_hide_of_three_comments_writes_three_rows(client, moderator, articl
     assert {(r.action, r.reason, r.moderator_id) for r in written} == {
         (Action.HIDE, "Spam wave", moderator.pk)
     }
-    assert [c.status for c in Comment.objects.filter(pk__in=[c.pk for c in comments])] == [
+    assert [
+        c.status for c in Comment.objects.filter(pk__in=[c.pk for c in comments]).order_by("pk")
+    ] == [
         "hidden",
         "hidden",
         "hidden",

@@ -18,16 +18,16 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from forum.enums import CommentStatus
-from forum.models import Article, Comment
+from forum.models import Comment
 from moderation import services
 from moderation.enums import Action, ReportReason
 from moderation.models import ModerationAction, Report
 from notifications.enums import Kind
 from notifications.models import Notification
 from tests.factories import ArticleFactory, ColumnFactory, CommentFactory, UserFactory
+from tests.helpers import article_page, comment_bodies, comment_count
 
 pytestmark = pytest.mark.django_db
 
@@ -91,22 +91,6 @@ def hide_url(comment: Comment) -> str:
 
 def restore_url(comment: Comment) -> str:
     return reverse("moderation:restore", args=[comment.pk])
-
-
-def comment_bodies(page_html: str) -> list[str]:
-    tree = HTMLParser(page_html)
-    return [node.text(strip=True) for node in tree.css("article.comment .comment-body")]
-
-
-def article_page(client: Client, article: Article):
-    response = client.get(article.get_absolute_url())
-    assert response.status_code == 200
-    return response
-
-
-def comment_count(article: Article) -> int:
-    article.refresh_from_db(fields=["comment_count"])
-    return article.comment_count
 
 
 def status_of(comment: Comment) -> str:

@@ -19,7 +19,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from forum.enums import CommentStatus
 from forum.models import Article, Comment, Like
@@ -29,6 +28,7 @@ from moderation.models import ModerationAction, Report
 from notifications.enums import Kind
 from notifications.models import Notification
 from tests.factories import CommentFactory, UserFactory
+from tests.helpers import article_page, comment_bodies, comment_count
 
 pytestmark = pytest.mark.django_db
 
@@ -102,22 +102,6 @@ def article_like_url(article: Article) -> str:
 
 def report_url(comment: Comment) -> str:
     return reverse("moderation:report", args=[comment.pk])
-
-
-def comment_bodies(page_html: str) -> list[str]:
-    tree = HTMLParser(page_html)
-    return [node.text(strip=True) for node in tree.css("article.comment .comment-body")]
-
-
-def article_page(client: Client, article: Article):
-    response = client.get(article.get_absolute_url())
-    assert response.status_code == 200
-    return response
-
-
-def comment_count(article: Article) -> int:
-    article.refresh_from_db(fields=["comment_count"])
-    return article.comment_count
 
 
 def has_comment_form(page_html: str, article: Article) -> bool:

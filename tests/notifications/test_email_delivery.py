@@ -27,6 +27,7 @@ from notifications import services
 from notifications.enums import Delivery, EmailState, Kind
 from notifications.models import Notification, OutgoingEmail, Preference
 from tests.factories import CommentFactory, UserFactory
+from tests.helpers import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -584,34 +585,6 @@ def test_a_broker_that_is_down_loses_nothing_and_the_sweeper_sends_later(
 # --- At once (PostgreSQL: real row locks) ------------------------------------------------------
 
 
-def _run_at_once(jobs):
-    """Start every job together, each in its own thread and database connection."""
-    import threading
-
-    from django.db import connections
-
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-    results: list = []
-
-    def run(job):
-        try:
-            barrier.wait()
-            results.append(job())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
-
-
 @pytest.fixture
 def _needs_postgresql():
     from django.db import connection
@@ -639,7 +612,7 @@ def test_two_workers_delivering_the_same_row_at_once_send_it_once(
         return real_send(self, messages)
 
     with mock.patch(LOCMEM_SEND, slow_send):
-        results = _run_at_once([lambda: services.deliver_email(email_id=email.pk)] * 4)
+        results = run_at_once([lambda: services.deliver_email(email_id=email.pk)] * 4)
 
     assert sorted(r.sent for r in results) == [False, False, False, True]
     assert len(mailoutbox) == 1
@@ -658,7 +631,7 @@ def test_two_digest_runs_at_once_send_each_person_one_digest(
     for n in range(3):
         reply_to(root, other_reader, body=f"Reply {n}")
 
-    _run_at_once([services.send_digests] * 2)
+    run_at_once([services.send_digests] * 2)
 
     assert OutgoingEmail.objects.filter(recipient=reader, kind="").count() == 1
     assert len(emails_to(reader)) == 1
