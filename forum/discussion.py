@@ -11,6 +11,7 @@ marker: comment HTML is sanitized with comments stripped, names are escaped.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -55,6 +56,8 @@ class RenderedThreads:
     next_cursor: str | None
     comment_count: int
     article_liked: bool
+    # The cached rendering before personalisation: {"html": …, "comments": [(id, author id)]}.
+    raw: dict
 
 
 def _comment_urls() -> str:
@@ -68,6 +71,12 @@ def thread_context() -> dict:
 
 
 def _button_text() -> dict[str, str]:
+    return _button_text_in(get_language())
+
+
+@functools.cache
+def _button_text_in(language: str) -> dict[str, str]:
+    # Keyed by the active language: the gettext calls below answer in it.
     return {
         "like": escape(gettext("Like")),
         "unlike": escape(gettext("Remove your like")),
@@ -82,9 +91,16 @@ def _button_text() -> dict[str, str]:
     }
 
 
-def like_button_for(request, *, url: str, count: int, liked: bool, next_url: str) -> SafeString:
-    """The like button (or, for anonymous readers, a link to log in) as the reader sees it."""
-    token = escape(get_token(request)) if request.user.is_authenticated else ""
+def like_button_for(
+    request, *, url: str, count: int, liked: bool, next_url: str, token: str | None = None
+) -> SafeString:
+    """The like button (or, for anonymous readers, a link to log in) as the reader sees it.
+
+    `token` stands in for the CSRF token when the caller puts the real one in afterwards."""
+    if not request.user.is_authenticated:
+        token = ""
+    elif token is None:
+        token = escape(get_token(request))
     login_url = f"{reverse('account_login')}?next={next_url}"
     html = like_button(
         url=url, count=count, liked=liked, token=token, login_url=login_url, text=_button_text()
@@ -142,7 +158,9 @@ def render_threads(
             )
             cache.set(key, cached, CACHE_SECONDS)
         html = mark_safe(cached["anonymous"])  # noqa: S308 - our own rendering, personalised
-        return RenderedThreads(html, cached["next_cursor"], len(cached["comments"]), False)
+        return RenderedThreads(
+            html, cached["next_cursor"], len(cached["comments"]), False, raw=cached
+        )
     # One query for the reader's likes on this page, the article's own like included.
     liked, article_liked = selectors.liked_ids(
         user=request.user, comment_ids=[pk for pk, _ in cached["comments"]], article=article
@@ -150,7 +168,9 @@ def render_threads(
     html = personalize(
         request, cached["html"], article=article, comments=cached["comments"], liked=liked
     )
-    return RenderedThreads(html, cached["next_cursor"], len(cached["comments"]), article_liked)
+    return RenderedThreads(
+        html, cached["next_cursor"], len(cached["comments"]), article_liked, raw=cached
+    )
 
 
 def _more_url(article: Article, page: selectors.ThreadPage) -> str:
@@ -175,6 +195,43 @@ def render_comment(request, comment: Comment) -> SafeString:
     )
 
 
+@dataclass(frozen=True)
+class Reader:
+    """What filling a thread's markers needs to know about the person reading it."""
+
+    pk: int | None
+    liked: frozenset[int] | set[int]
+    token: str
+    can_write: bool = False
+    can_feature: bool = False
+    can_moderate: bool = False
+
+    @property
+    def sees_only_own_controls(self) -> bool:
+        """A writer with no powers over others' comments: differs from any other such writer
+        only on the comments they liked or wrote."""
+        return self.can_write and not self.can_feature and not self.can_moderate
+
+
+def reader_for(
+    request, *, article: Article, liked: set[int] | frozenset[int], token: str | None = None
+) -> Reader:
+    user = request.user
+    # Read once: `request.user` is a lazy proxy, and every attribute read through it costs.
+    user_pk = user.pk
+    if user_pk is None:
+        return Reader(pk=None, liked=frozenset(), token="")
+    return Reader(
+        pk=user_pk,
+        liked=liked,
+        token=escape(get_token(request)) if token is None else token,
+        can_write=permissions.can_write(user),
+        can_feature=permissions.can_feature(user, article),
+        # Moderators everywhere, the column's author in their column: hide and restore.
+        can_moderate=permissions.is_moderator(user) or article.column.author_id == user_pk,
+    )
+
+
 def personalize(
     request,
     html: str,
@@ -182,69 +239,115 @@ def personalize(
     article: Article,
     comments: list[tuple[int, int]],
     liked: set[int] | None = None,
+    token: str | None = None,
 ) -> SafeString:
-    user = request.user
+    """Fill the markers of cached thread HTML for this reader.
+
+    `token` stands in for the CSRF token when the caller puts the real one in afterwards."""
+    if liked is None and request.user.is_authenticated:
+        liked = selectors.liked_ids(user=request.user, comment_ids=[pk for pk, _ in comments])[0]
+    reader = reader_for(request, article=article, liked=liked or frozenset(), token=token)
+    fill = _marker_filler(reader)
+    return mark_safe(MARKER.sub(lambda m: fill(*m.groups()), html))  # noqa: S308 - escaped values
+
+
+def _marker_filler(reader: Reader):
     prefix = _comment_urls()
-    if user.is_authenticated:
-        if liked is None:
-            liked = selectors.liked_ids(user=user, comment_ids=[pk for pk, _ in comments])[0]
-        token = escape(get_token(request))
-        can_feature = permissions.can_feature(user, article)
-        can_write = permissions.can_write(user)
-        # Moderators everywhere, the column's author in their column: hide and restore.
-        can_moderate = permissions.is_moderator(user) or article.column.author_id == user.pk
-    else:
-        liked, token, can_feature, can_write, can_moderate = set(), "", False, False, False
     login = reverse("account_login")
     text = _button_text()
+    liked, token, user_pk = reader.liked, reader.token, reader.pk
 
-    def fill(match: re.Match) -> str:
-        kind, pk = match.group(1), int(match.group(2))
+    def fill(kind: str, pk: str, third: str, featured: str | None, author: str | None) -> str:
         url = f"{prefix}{pk}/"
         if kind == "like":
             return like_button(
                 url=f"{url}like/",
-                count=int(match.group(3)),
-                liked=pk in liked,
+                count=int(third),
+                liked=int(pk) in liked,
                 token=token,
                 login_url=f"{login}?next={url}",
                 text=text,
             )
         if kind == "mod":
             # A hidden or held comment's tombstone: those who moderate may bring it back.
-            if not can_moderate:
+            if not reader.can_moderate:
                 return ""
             return f'<a class="action" href="{url}restore/">{text["restore"]}</a>'
-        is_root, featured, author_id = (
-            match.group(3) == "1",
-            match.group(4) == "1",
-            int(match.group(5)),
-        )
         parts = []
-        if can_write and author_id == user.pk:
+        own = int(author) == user_pk
+        if reader.can_write and own:
             parts.append(
                 f'<a class="action" href="{url}edit/" hx-get="{url}edit/" '
                 f'hx-target="#c-{pk}" hx-swap="outerHTML">{text["edit"]}</a>'
                 f'<a class="action" href="{url}delete/">{text["delete"]}</a>'
             )
-        if can_write and author_id != user.pk:
+        if reader.can_write and not own:
             parts.append(
                 f'<a class="action" href="{url}report/" hx-get="{url}report/" '
                 f'hx-target="#reply-{pk}" hx-swap="outerHTML">{text["report"]}</a>'
             )
-        if can_moderate:
+        if reader.can_moderate:
             parts.append(f'<a class="action" href="{url}hide/">{text["hide"]}</a>')
-        if is_root and can_feature:
-            label = text["unfeature"] if featured else text["feature"]
+        if third == "1" and reader.can_feature:
+            is_featured = featured == "1"
+            label = text["unfeature"] if is_featured else text["feature"]
             parts.append(
                 f'<form method="post" action="{url}feature/" class="inline-form">'
                 f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
-                f'<input type="hidden" name="featured" value="{0 if featured else 1}">'
+                f'<input type="hidden" name="featured" value="{0 if is_featured else 1}">'
                 f'<button type="submit" class="action link-button">{label}</button></form>'
             )
         return "".join(parts)
 
-    return mark_safe(MARKER.sub(fill, html))  # noqa: S308 - fills markers with escaped values
+    return fill
+
+
+# --- Threads as most signed-in readers see them ---------------------------------------------
+#
+# Most signed-in readers are writers with no powers over others' comments, and such readers'
+# threads differ only where they liked or wrote something. So the page cache keeps the threads
+# split at their markers, with every marker filled in once as such a reader who liked and wrote
+# nothing sees it (the CSRF token left as a placeholder); a reader's page is that list with
+# their few own markers filled again, joined.
+
+
+def split_for_readers(html: str, *, token: str) -> dict:
+    """The threads HTML, split at its markers and pre-filled for a writer with no likes."""
+    parts, markers, like_at, own_at = [], [], {}, {}
+    position = 0
+    for match in MARKER.finditer(html):
+        parts.append(html[position : match.start()])
+        groups = match.groups()
+        index = len(parts)
+        parts.append(match.group(0))
+        markers.append((index, groups))
+        if groups[0] == "like":
+            like_at[int(groups[1])] = index
+        elif groups[0] == "act":
+            own_at.setdefault(int(groups[4]), []).append(index)
+        position = match.end()
+    parts.append(html[position:])
+    generic = list(parts)
+    fill = _marker_filler(Reader(pk=None, liked=frozenset(), token=token, can_write=True))
+    for index, groups in markers:
+        generic[index] = fill(*groups)
+    return {"raw": parts, "generic": generic, "like_at": like_at, "own_at": own_at}
+
+
+def threads_for_reader(request, split: dict, *, article: Article, liked, token: str) -> str:
+    reader = reader_for(request, article=article, liked=liked, token=token)
+    if not reader.sees_only_own_controls:
+        fill = _marker_filler(reader)
+        html = "".join(split["raw"])
+        return mark_safe(MARKER.sub(lambda m: fill(*m.groups()), html))  # noqa: S308
+    parts, raw = list(split["generic"]), split["raw"]
+    fill = _marker_filler(reader)
+    indices = [split["like_at"][pk] for pk in liked if pk in split["like_at"]]
+    indices += split["own_at"].get(reader.pk, ())
+    for index in indices:
+        groups = MARKER.fullmatch(raw[index]).groups()
+        parts[index] = fill(*groups)
+    return mark_safe("".join(parts))  # noqa: S308 - filled with escaped values, as above
 
 
 def like_button(

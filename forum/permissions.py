@@ -35,7 +35,7 @@ def has_verified_email(user) -> bool:
     if not hasattr(user, "_colloquy_verified"):
         # Once verified, an address stays verified (allauth won't remove the last one): the
         # answer is kept in the cache rather than asked of the database on every page.
-        key = f"verified:{user.pk}"
+        key = verified_cache_key(user.pk)
         verified = cache.get(key)
         if verified is None:
             verified = EmailAddress.objects.filter(user=user, verified=True).exists()
@@ -43,6 +43,16 @@ def has_verified_email(user) -> bool:
                 cache.set(key, True, VERIFIED_CACHE_SECONDS)
         user._colloquy_verified = verified
     return user._colloquy_verified
+
+
+def verified_cache_key(user_pk: int) -> str:
+    return f"verified:{user_pk}"
+
+
+def remember_verified(user, cached) -> None:
+    """Take the cached answer fetched by the caller along with other keys (one round trip)."""
+    if cached:
+        user._colloquy_verified = True
 
 
 def can_write(user) -> bool:

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value, Window
 from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from notifications.models import Follow
 
 from .enums import CommentSort, CommentStatus
 from .models import Article, Column, Comment, Like
@@ -56,16 +58,69 @@ def get_article(*, column_slug: str, slug: str) -> Article:
     )
 
 
-def get_article_version(*, column_slug: str, slug: str) -> tuple[int, int]:
-    """(id, thread version) of a published article: all a cached page needs to be found."""
-    row = (
-        Article.objects.filter(column__slug=column_slug, slug=slug, is_published=True)
-        .values_list("pk", "thread_version")
-        .first()
-    )
-    if row is None:
+@dataclass(frozen=True)
+class ArticleVersion:
+    """What finding an article's cached page takes, and what a signed-in reader's own regions of
+    it need: their likes in the discussion, their like on the article, whether they follow it."""
+
+    pk: int
+    thread_version: int
+    reader_pk: int | None = None
+    liked_comment_ids: frozenset[int] = frozenset()
+    article_liked: bool = False
+    following: bool = False
+
+
+def get_article_version(*, column_slug: str, slug: str, reader=None) -> ArticleVersion:
+    """The article's id and thread version, plus `reader`'s state on it: one query either way.
+
+    Every article page request runs this, so it is SQL written once rather than a queryset
+    built per request: building the annotated queryset (three subqueries) cost three times
+    what running it did. It is plain SQL that SQLite and PostgreSQL both read. The reader's
+    likes are all their likes in this article, one row each (people like few comments in one
+    discussion), rather than the ones on the page being shown, which would need the page first.
+    """
+    if reader is None or not reader.is_authenticated:
+        sql, params = _VERSION_SQL, [column_slug, slug, True]
+    else:
+        sql = _READER_STATE_SQL
+        params = [reader.pk, reader.pk, reader.pk, column_slug, slug, True]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
         raise Http404
-    return row
+    if len(rows[0]) == 2:
+        return ArticleVersion(*rows[0])
+    pk, version, article_liked, following, _ = rows[0]
+    liked = frozenset(row[4] for row in rows if row[4] is not None)
+    return ArticleVersion(pk, version, reader.pk, liked, bool(article_liked), bool(following))
+
+
+_TABLES = {
+    "article": Article._meta.db_table,
+    "column": Column._meta.db_table,
+    "comment": Comment._meta.db_table,
+    "like": Like._meta.db_table,
+    "follow": Follow._meta.db_table,
+}
+# Only the models' table names are put into the text; every value is a query parameter.
+_VERSION_SQL = """
+    SELECT a.id, a.thread_version FROM {article} a JOIN {column} c ON c.id = a.column_id
+    WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
+""".format(**_TABLES)  # noqa: S608
+_READER_STATE_SQL = """
+    SELECT a.id, a.thread_version,
+        EXISTS (SELECT 1 FROM {like} al WHERE al.user_id = %s AND al.article_id = a.id),
+        EXISTS (SELECT 1 FROM {follow} f WHERE f.user_id = %s AND f.article_id = a.id),
+        cl.comment_id
+    FROM {article} a
+    JOIN {column} c ON c.id = a.column_id
+    LEFT JOIN (
+        {like} cl JOIN {comment} cm ON cm.id = cl.comment_id
+    ) ON cm.article_id = a.id AND cl.user_id = %s
+    WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
+""".format(**_TABLES)  # noqa: S608
 
 
 def get_article_page(*, column_slug: str, slug: str) -> Article:

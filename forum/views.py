@@ -31,9 +31,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from moderation import policy as moderation_policy
 from moderation import ratelimit
 from notifications.selectors import follows
+from notifications.services import unread_cache_key, unread_count
 
-from . import permissions, selectors, services
-from .discussion import like_button_for, personalize, render_comment, render_threads, thread_context
+from . import fragments, permissions, selectors, services
+from .discussion import (
+    like_button_for,
+    personalize,
+    render_comment,
+    render_threads,
+    split_for_readers,
+    thread_context,
+    threads_for_reader,
+)
 from .enums import CommentSort, CommentStatus
 from .forms import CommentForm, ThreadQueryForm
 from .models import Article
@@ -82,71 +91,117 @@ def article_detail(request, column_slug: str, slug: str):
     The cached page is the anonymous reader's, with this request's CSRF token and CSP nonce put
     in place of the ones it was rendered with. A signed-in reader gets the same page with its
     few personal regions ("slots": the header's user menu, the like/follow buttons, the comment
-    form, the threads' own state) rendered for them and put in their place.
+    form, the threads' own state) filled in for them: from the one query that finds the page
+    (their likes and follow come with the version), the cached threads' markers, and fragments
+    rendered once per process (`fragments`).
     """
     if request.htmx or len(messages.get_messages(request)):
         return _article_page(
             request, selectors.get_article_page(column_slug=column_slug, slug=slug)
         )
-    article_id, version = selectors.get_article_version(column_slug=column_slug, slug=slug)
+    state = selectors.get_article_version(column_slug=column_slug, slug=slug, reader=request.user)
     path_digest = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False)
-    key = f"page:{article_id}:{version}:{get_language()}:{path_digest.hexdigest()}"
-    shell = cache.get(key)
-    article = None
-    if shell is None:
+    key = f"page:{state.pk}:{state.thread_version}:{get_language()}:{path_digest.hexdigest()}"
+    signed_in = state.reader_pk is not None
+    # One round trip for the page and what a signed-in reader's header and form need.
+    extra_keys = (
+        [permissions.verified_cache_key(state.reader_pk), unread_cache_key(state.reader_pk)]
+        if signed_in
+        else []
+    )
+    found = cache.get_many([key, *extra_keys])
+    entry = found.get(key)
+    if entry is None:
         article = selectors.get_article_page(column_slug=column_slug, slug=slug)
         anonymous = request
-        if request.user.is_authenticated:
+        if signed_in:
             anonymous = copy.copy(request)
             anonymous.user = AnonymousUser()
-        response = _article_page(anonymous, article)
-        if response.status_code != 200:
-            return response if anonymous is request else _article_page(request, article)
+        context = _page_context(anonymous, article)
+        if isinstance(context, HttpResponse):
+            return context if anonymous is request else _article_page(request, article)
+        response = _vary(render(anonymous, TEMPLATE, context))
         shell = response.content.decode()
         token = CSRF_IN_PAGE.search(shell)
         if token is None:
             return response if anonymous is request else _article_page(request, article)
         shell = shell.replace(token.group(1), CSRF_MARK)
         shell = shell.replace(str(get_nonce(request)), NONCE_MARK)
-        cache.set(key, shell, ANONYMOUS_PAGE_SECONDS)
+        entry = {
+            **_split_at_slots(shell),
+            "article": article,
+            "threads": split_for_readers(context["threads_raw"]["html"], token=CSRF_MARK),
+        }
+        cache.set(key, entry, ANONYMOUS_PAGE_SECONDS)
         if anonymous is request:
             return response
-    html = shell.replace(NONCE_MARK, str(get_nonce(request))).replace(CSRF_MARK, get_token(request))
-    if request.user.is_authenticated:
-        if article is None:
-            article = selectors.get_article(column_slug=column_slug, slug=slug)
-        context = _page_context(request, article)
-        if isinstance(context, HttpResponse):
-            return context
-        html = _fill_slots(request, html, context)
+    parts = entry["parts"]
+    if signed_in:
+        user = request.user
+        permissions.remember_verified(user, found.get(extra_keys[0]))
+        unread = unread_count(user, cached=found.get(extra_keys[1]))
+        parts = _fill_slots(request, entry, state, unread=unread)
+    html = "".join(parts)
+    html = html.replace(NONCE_MARK, str(get_nonce(request))).replace(CSRF_MARK, get_token(request))
     return _vary(HttpResponse(html))
 
 
 # A new chapter changes its neighbours' "next" links without touching their discussions: a
 # cached page lives this long at most.
 ANONYMOUS_PAGE_SECONDS = 300
-CSRF_MARK, NONCE_MARK = "\x00csrf\x00", "\x00nonce\x00"
+CSRF_MARK, NONCE_MARK = fragments.CSRF_MARK, "\x00nonce\x00"
 CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
-SLOT = re.compile(r"<!--slot:(\w+)-->.*?<!--/slot:\1-->", re.DOTALL)
-SLOT_TEMPLATES = {
-    "nav_user": "base.html#nav_user",
-    "article_actions": f"{TEMPLATE}#article_actions",
-    "comment_form": f"{TEMPLATE}#comment_form",
-}
+SLOT = re.compile(r"(<!--slot:(\w+)-->)(.*?)(<!--/slot:\2-->)", re.DOTALL)
 
 
-def _fill_slots(request, html: str, context: dict) -> str:
+def _split_at_slots(html: str) -> dict:
+    """The page as a list whose items at `slots[name]` hold the slots' (anonymous) contents, so
+    a signed-in reader's page is that list with those items replaced, joined."""
+    parts, slots, position = [], {}, 0
+    for match in SLOT.finditer(html):
+        parts.append(html[position : match.start()] + match.group(1))
+        slots[match.group(2)] = len(parts)
+        parts.append(match.group(3))
+        position = match.start(4)
+    parts.append(html[position:])
+    return {"parts": parts, "slots": slots}
+
+
+def _fill_slots(request, entry: dict, state: selectors.ArticleVersion, *, unread: int) -> list:
+    user, article = request.user, entry["article"]
+    if permissions.can_write(user):
+        form = fragments.comment_form(article)
+    else:
+        form = render_to_string(
+            f"{TEMPLATE}#comment_form",
+            {
+                "article": article,
+                "can_write": False,
+                "suspension": permissions.suspension_message(user) if user.is_suspended else "",
+                "user": user,
+                "csrf_token": CSRF_MARK,
+            },
+        )
+    follow_url = reverse("notifications:follow-article", args=[article.column.slug, article.slug])
     rendered = {
-        name: render_to_string(template, context, request=request)
-        for name, template in SLOT_TEMPLATES.items()
+        "nav_user": fragments.nav_user(user, unread=unread),
+        "article_actions": (
+            _article_like_button(request, article, state.article_liked, token=CSRF_MARK)
+            + fragments.follow_form(url=follow_url, following=state.following)
+        ),
+        "comment_form": form,
+        "threads": threads_for_reader(
+            request,
+            entry["threads"],
+            article=article,
+            liked=state.liked_comment_ids,
+            token=CSRF_MARK,
+        ),
     }
-    rendered["threads"] = context["threads_html"]
-
-    def fill(match: re.Match) -> str:
-        name = match.group(1)
-        return f"<!--slot:{name}-->{rendered[name]}<!--/slot:{name}-->"
-
-    return SLOT.sub(fill, html)
+    parts = list(entry["parts"])
+    for name, index in entry["slots"].items():
+        parts[index] = rendered[name]
+    return parts
 
 
 def _article_page(request, article: Article, *, comment_form=None, status: int = 200):
@@ -193,6 +248,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
     context = {
         "article": article,
         "threads_html": threads.html,
+        "threads_raw": threads.raw,
         "sort": sort,
         "sorts": [
             (value, label)
@@ -214,7 +270,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
     return context
 
 
-def _article_like_button(request, article: Article, liked: bool):
+def _article_like_button(request, article: Article, liked: bool, *, token: str | None = None):
     url = reverse("forum:article-like", args=[article.column.slug, article.slug])
     return like_button_for(
         request,
@@ -222,6 +278,7 @@ def _article_like_button(request, article: Article, liked: bool):
         count=article.total_like_count,
         liked=liked,
         next_url=article.get_absolute_url(),
+        token=token,
     )
 
 

@@ -446,19 +446,25 @@ def mark_read(*, user: User, notification_id: int | None = None) -> int:
     return marked
 
 
-def unread_count(user: User) -> int:
+def unread_count(user: User, *, cached: int | None = None) -> int:
     """The bell's number, kept in the cache until a notification arrives or is read (and a
-    minute at most: a page rendered while the change was being committed may cache the old)."""
-    key = f"unread:{user.pk}"
-    count = cache.get(key)
+    minute at most: a page rendered while the change was being committed may cache the old).
+
+    `cached`: the cache's value, when the caller fetched it along with other keys."""
+    key = unread_cache_key(user.pk)
+    count = cache.get(key) if cached is None else cached
     if count is None:
         count = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
         cache.set(key, count, 60)
     return count
 
 
+def unread_cache_key(user_pk: int) -> str:
+    return f"unread:{user_pk}"
+
+
 def forget_unread_counts(user_ids) -> None:
-    cache.delete_many([f"unread:{pk}" for pk in user_ids])
+    cache.delete_many([unread_cache_key(pk) for pk in user_ids])
 
 
 @transaction.atomic

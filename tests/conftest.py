@@ -60,9 +60,13 @@ def _clear_cache():
     """Rate limits and cached fragments live in the cache: no test inherits another's."""
     from django.core.cache import cache
 
+    from forum import fragments
+
     cache.clear()
+    fragments.clear()
     yield
     cache.clear()
+    fragments.clear()
 
 
 @pytest.fixture
