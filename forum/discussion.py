@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
@@ -62,7 +62,14 @@ class RenderedThreads:
 
 def _comment_urls() -> str:
     # "/c/0/" → "/c/": every per-comment URL is this prefix + id + suffix, built once.
-    return reverse("forum:comment-permalink", args=[0])[:-2]
+    return _fixed_urls(get_script_prefix())[0]
+
+
+@functools.cache
+def _fixed_urls(script_prefix: str) -> tuple[str, str]:
+    """(comment URL prefix, login URL): reversed once per script prefix, the one thing they
+    depend on (`reverse` was several percent of a signed-in page)."""
+    return reverse("forum:comment-permalink", args=[0])[:-2], reverse("account_login")
 
 
 def thread_context() -> dict:
@@ -70,7 +77,8 @@ def thread_context() -> dict:
     return {"labels": labels(), "c_url": _comment_urls()}
 
 
-def _button_text() -> dict[str, str]:
+def button_text() -> dict[str, str]:
+    """The like and comment controls' labels, in the active language."""
     return _button_text_in(get_language())
 
 
@@ -91,6 +99,10 @@ def _button_text_in(language: str) -> dict[str, str]:
     }
 
 
+def login_url() -> str:
+    return _fixed_urls(get_script_prefix())[1]
+
+
 def like_button_for(
     request, *, url: str, count: int, liked: bool, next_url: str, token: str | None = None
 ) -> SafeString:
@@ -101,9 +113,9 @@ def like_button_for(
         token = ""
     elif token is None:
         token = escape(get_token(request))
-    login_url = f"{reverse('account_login')}?next={next_url}"
+    login_url = f"{_fixed_urls(get_script_prefix())[1]}?next={next_url}"
     html = like_button(
-        url=url, count=count, liked=liked, token=token, login_url=login_url, text=_button_text()
+        url=url, count=count, liked=liked, token=token, login_url=login_url, text=button_text()
     )
     return mark_safe(html)  # noqa: S308 - like_button escapes what it interpolates
 
@@ -252,9 +264,8 @@ def personalize(
 
 
 def _marker_filler(reader: Reader):
-    prefix = _comment_urls()
-    login = reverse("account_login")
-    text = _button_text()
+    prefix, login = _fixed_urls(get_script_prefix())
+    text = button_text()
     liked, token, user_pk = reader.liked, reader.token, reader.pk
 
     def fill(kind: str, pk: str, third: str, featured: str | None, author: str | None) -> str:
@@ -312,41 +323,42 @@ def _marker_filler(reader: Reader):
 
 
 def split_for_readers(html: str, *, token: str) -> dict:
-    """The threads HTML, split at its markers and pre-filled for a writer with no likes."""
-    parts, markers, like_at, own_at = [], [], {}, {}
+    """The threads HTML, split at its markers and pre-filled for a writer with no likes.
+
+    {"generic": the parts, markers filled; "markers": {index: the marker as written};
+    "like_at": {comment id: index of its like marker}; "own_at": {author id: indices of their
+    comments' action markers}}."""
+    generic, markers, like_at, own_at = [], {}, {}, {}
+    fill = _marker_filler(Reader(pk=None, liked=frozenset(), token=token, can_write=True))
     position = 0
     for match in MARKER.finditer(html):
-        parts.append(html[position : match.start()])
+        generic.append(html[position : match.start()])
         groups = match.groups()
-        index = len(parts)
-        parts.append(match.group(0))
-        markers.append((index, groups))
+        index = len(generic)
+        generic.append(fill(*groups))
+        markers[index] = match.group(0)
         if groups[0] == "like":
             like_at[int(groups[1])] = index
         elif groups[0] == "act":
             own_at.setdefault(int(groups[4]), []).append(index)
         position = match.end()
-    parts.append(html[position:])
-    generic = list(parts)
-    fill = _marker_filler(Reader(pk=None, liked=frozenset(), token=token, can_write=True))
-    for index, groups in markers:
-        generic[index] = fill(*groups)
-    return {"raw": parts, "generic": generic, "like_at": like_at, "own_at": own_at}
+    generic.append(html[position:])
+    return {"generic": generic, "markers": markers, "like_at": like_at, "own_at": own_at}
 
 
 def threads_for_reader(request, split: dict, *, article: Article, liked, token: str) -> str:
     reader = reader_for(request, article=article, liked=liked, token=token)
-    if not reader.sees_only_own_controls:
-        fill = _marker_filler(reader)
-        html = "".join(split["raw"])
-        return mark_safe(MARKER.sub(lambda m: fill(*m.groups()), html))  # noqa: S308
-    parts, raw = list(split["generic"]), split["raw"]
     fill = _marker_filler(reader)
+    parts, markers = list(split["generic"]), split["markers"]
+    if not reader.sees_only_own_controls:
+        for index, marker in markers.items():
+            parts[index] = marker
+        html = "".join(parts)
+        return mark_safe(MARKER.sub(lambda m: fill(*m.groups()), html))  # noqa: S308
     indices = [split["like_at"][pk] for pk in liked if pk in split["like_at"]]
     indices += split["own_at"].get(reader.pk, ())
     for index in indices:
-        groups = MARKER.fullmatch(raw[index]).groups()
-        parts[index] = fill(*groups)
+        parts[index] = fill(*MARKER.fullmatch(markers[index]).groups())
     return mark_safe("".join(parts))  # noqa: S308 - filled with escaped values, as above
 
 

@@ -18,8 +18,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import get_language
 
+from . import discussion
 from .forms import CommentForm
 from .models import Article
 
@@ -81,6 +83,27 @@ def nav_user(user, *, unread: int) -> str:
             {"user": user, "unread_notifications": unread, "csrf_token": CSRF_MARK},
         ),
     )
+
+
+def article_actions(article: Article, *, liked: bool, following: bool) -> str:
+    """The article's like and follow buttons, as a signed-in reader sees them."""
+    count = article.total_like_count
+    key = ("actions", get_language(), get_script_prefix(), article.pk, count, liked, following)
+
+    def make() -> str:
+        slugs = [article.column.slug, article.slug]
+        like = discussion.like_button(
+            url=reverse("forum:article-like", args=slugs),
+            count=count,
+            liked=liked,
+            token=CSRF_MARK,
+            login_url=discussion.login_url(),
+            text=discussion.button_text(),
+        )
+        url = reverse("notifications:follow-article", args=slugs)
+        return like + follow_form(url=url, following=following)
+
+    return _pieces.get(key, make)
 
 
 def follow_form(*, url: str, following: bool) -> str:

@@ -182,12 +182,10 @@ def _fill_slots(request, entry: dict, state: selectors.ArticleVersion, *, unread
                 "csrf_token": CSRF_MARK,
             },
         )
-    follow_url = reverse("notifications:follow-article", args=[article.column.slug, article.slug])
     rendered = {
         "nav_user": fragments.nav_user(user, unread=unread),
-        "article_actions": (
-            _article_like_button(request, article, state.article_liked, token=CSRF_MARK)
-            + fragments.follow_form(url=follow_url, following=state.following)
+        "article_actions": fragments.article_actions(
+            article, liked=state.article_liked, following=state.following
         ),
         "comment_form": form,
         "threads": threads_for_reader(
@@ -270,7 +268,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
     return context
 
 
-def _article_like_button(request, article: Article, liked: bool, *, token: str | None = None):
+def _article_like_button(request, article: Article, liked: bool):
     url = reverse("forum:article-like", args=[article.column.slug, article.slug])
     return like_button_for(
         request,
@@ -278,7 +276,6 @@ def _article_like_button(request, article: Article, liked: bool, *, token: str |
         count=article.total_like_count,
         liked=liked,
         next_url=article.get_absolute_url(),
-        token=token,
     )
 
 
