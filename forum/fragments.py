@@ -70,6 +70,7 @@ def nav_user(user, *, unread: int) -> str:
     """The header's user menu of a signed-in reader (bell, name, avatar, account links)."""
     key = (
         get_language(),
+        get_script_prefix(),
         user.pk,
         user.display_name,
         user.avatar_src,
@@ -108,7 +109,7 @@ def article_actions(article: Article, *, liked: bool, following: bool) -> str:
 
 def follow_form(*, url: str, following: bool) -> str:
     return _pieces.get(
-        ("follow", get_language(), url, following),
+        ("follow", get_language(), get_script_prefix(), url, following),
         lambda: render_to_string(
             "notifications/_follow.html",
             {"url": url, "following": following, "csrf_token": CSRF_MARK},
@@ -119,7 +120,7 @@ def follow_form(*, url: str, following: bool) -> str:
 def comment_form(article: Article) -> str:
     """The empty comment form, as a reader who may write sees it."""
     return _pieces.get(
-        ("comment_form", get_language(), article.column.slug, article.slug),
+        ("comment_form", get_language(), get_script_prefix(), article.column.slug, article.slug),
         lambda: render_to_string(
             "forum/article_detail.html#comment_form",
             {

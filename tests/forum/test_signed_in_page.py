@@ -53,7 +53,7 @@ def test_one_query_reads_the_version_and_all_the_readers_likes_and_follow(articl
             column_slug=column_slug, slug=article.slug, reader=reader
         )
 
-    assert len(queries) == 1, [q['sql'] for q in queries]
+    assert len(queries) == 1, [q["sql"] for q in queries]
     assert state.pk == article.pk
     assert state.thread_version == article.thread_version
     assert state.reader_pk == reader.pk
