@@ -112,28 +112,11 @@ def article_detail(request, column_slug: str, slug: str):
     found = cache.get_many([key, *extra_keys])
     entry = found.get(key)
     if entry is None:
-        article = selectors.get_article_page(column_slug=column_slug, slug=slug)
-        anonymous = request
-        if signed_in:
-            anonymous = copy.copy(request)
-            anonymous.user = AnonymousUser()
-        context = _page_context(anonymous, article)
-        if isinstance(context, HttpResponse):
-            return context if anonymous is request else _article_page(request, article)
-        response = _vary(render(anonymous, TEMPLATE, context))
-        shell = response.content.decode()
-        token = CSRF_IN_PAGE.search(shell)
-        if token is None:
-            return response if anonymous is request else _article_page(request, article)
-        shell = shell.replace(token.group(1), CSRF_MARK)
-        shell = shell.replace(str(get_nonce(request)), NONCE_MARK)
-        entry = {
-            **_split_at_slots(shell),
-            "article": article,
-            "threads": split_for_readers(context["threads_raw"]["html"], token=CSRF_MARK),
-        }
+        entry, response = _render_page_entry(request, column_slug=column_slug, slug=slug)
+        if entry is None:
+            return response
         cache.set(key, entry, ANONYMOUS_PAGE_SECONDS)
-        if anonymous is request:
+        if not signed_in:
             return response
     parts = entry["parts"]
     if signed_in:
@@ -152,6 +135,32 @@ ANONYMOUS_PAGE_SECONDS = 300
 CSRF_MARK, NONCE_MARK = fragments.CSRF_MARK, "\x00nonce\x00"
 CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 SLOT = re.compile(r"(<!--slot:(\w+)-->)(.*?)(<!--/slot:\2-->)", re.DOTALL)
+
+
+def _render_page_entry(request, *, column_slug: str, slug: str):
+    """(the page's cache entry, the anonymous response it came from), or (None, the response
+    to give instead: an error page, or a page that can't be shared)."""
+    article = selectors.get_article_page(column_slug=column_slug, slug=slug)
+    anonymous = request
+    if request.user.is_authenticated:
+        anonymous = copy.copy(request)
+        anonymous.user = AnonymousUser()
+    context = _page_context(anonymous, article)
+    if isinstance(context, HttpResponse):
+        return None, context if anonymous is request else _article_page(request, article)
+    response = _vary(render(anonymous, TEMPLATE, context))
+    shell = response.content.decode()
+    token = CSRF_IN_PAGE.search(shell)
+    if token is None:
+        return None, response if anonymous is request else _article_page(request, article)
+    shell = shell.replace(token.group(1), CSRF_MARK)
+    shell = shell.replace(str(get_nonce(request)), NONCE_MARK)
+    entry = {
+        **_split_at_slots(shell),
+        "article": article,
+        "threads": split_for_readers(context["threads_raw"]["html"], token=CSRF_MARK),
+    }
+    return entry, response
 
 
 def _split_at_slots(html: str) -> dict:
