@@ -157,17 +157,25 @@ def post_comment(
 
 @transaction.atomic
 def edit_comment(*, comment: Comment, body: str) -> Comment:
-    """Replace a comment's text, keeping the previous version for moderators."""
+    """Replace a comment's text, keeping the previous version for moderators.
+
+    People the edit mentions for the first time are told, as if the comment had mentioned them
+    when it was posted; people it mentioned before are not told again."""
     if body == comment.body_md:
         return comment
+    _before, mentioned_before = render_comment_and_mentions(comment.body_md)
     CommentRevision.objects.create(
         comment=comment, body_md=comment.body_md, created_at=comment.edited_at or comment.created_at
     )
     comment.body_md = body
-    comment.body_html = render_comment(body)
+    comment.body_html, mentioned = render_comment_and_mentions(body)
     comment.edited_at = timezone.now()
     comment.save(update_fields=["body_md", "body_html", "edited_at"])
     _bump_thread(comment.article_id)
+    if comment.status == CommentStatus.VISIBLE and mentioned - mentioned_before:
+        notifications.notify_comment_mentioned(
+            comment=comment, mentioned=mentioned - mentioned_before
+        )
     return comment
 
 

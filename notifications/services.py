@@ -80,6 +80,15 @@ def notify_comment_posted(*, comment, mentioned: set[int]) -> list[Notification]
     return _notify(recipients, actor_id=comment.author_id, comment=comment, article=article)
 
 
+def notify_comment_mentioned(*, comment, mentioned: set[int]) -> list[Notification]:
+    """An edit mentioned these people: a mention each (nobody twice for one comment: the
+    unique constraint keeps any notification they already had about it)."""
+    recipients = Recipients(comment.author_id)
+    for user_id in mentioned:
+        recipients.offer(user_id, Kind.MENTION)
+    return _notify(recipients, actor_id=comment.author_id, comment=comment, article=comment.article)
+
+
 def notify_comment_featured(*, comment, by: User | None) -> list[Notification]:
     recipients = Recipients(by.pk if by else None)
     recipients.offer(comment.author_id, Kind.FEATURED)

@@ -145,6 +145,44 @@ def test_a_mention_inside_code_tells_nobody(article, reader, other_reader):
     assert "other_reader" not in told(comment)
 
 
+def test_an_edit_that_adds_a_mention_tells_the_newly_mentioned_person(
+    article, reader, other_reader
+):
+    comment = CommentFactory(article=article, author=reader, body="Anyone?")
+
+    forum.edit_comment(comment=comment, body="Anyone? @other_reader knows this.")
+
+    assert told(comment)["other_reader"] == Kind.MENTION
+    assert OutgoingEmail.objects.filter(recipient=other_reader, kind=Kind.MENTION).count() == 1
+
+
+def test_an_edit_does_not_tell_the_already_mentioned_again(article, reader, other_reader):
+    comment = CommentFactory(article=article, author=reader, body="Hi @other_reader")
+    forum.edit_comment(comment=comment, body="Hi @other_reader, and @reader too")
+    forum.edit_comment(comment=comment, body="Hello @other_reader (edited twice)")
+
+    assert count(comment) == 2  # the column's author (a new comment) and other_reader, once
+    assert told(comment)["other_reader"] == Kind.MENTION
+
+
+def test_an_edit_mentioning_the_person_replied_to_adds_nothing(article, reader, other_reader):
+    parent = CommentFactory(article=article, author=other_reader)
+    reply = CommentFactory(parent=parent, author=reader, body="I agree")
+
+    forum.edit_comment(comment=reply, body="I agree, @other_reader")
+
+    assert told(reply) == {"other_reader": Kind.REPLY}
+
+
+def test_an_edit_of_a_hidden_comment_tells_nobody(article, reader, other_reader):
+    comment = CommentFactory(article=article, author=reader, body="first")
+    forum.set_comment_status(comment, "hidden")
+
+    forum.edit_comment(comment=comment, body="now with @other_reader")
+
+    assert "other_reader" not in told(comment)
+
+
 # --- One notification per person and action: the most important kind wins -------------------
 
 
