@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from forum import permissions, selectors
+from forum.enums import CommentStatus
 
 from . import ratelimit, services
 from . import selectors as moderation_selectors
@@ -36,6 +37,10 @@ def report(request, pk: int):
     context = {"comment": comment}
     if moderation_selectors.has_reported(comment=comment, user=request.user):
         context["message"] = _("You already reported this comment. Thank you.")
+        return _render(request, template, context, status=409)
+    if comment.status != CommentStatus.VISIBLE:
+        # Hidden, held or deleted: already out of sight, and moderators already know.
+        context["message"] = _("This comment is no longer visible.")
         return _render(request, template, context, status=409)
     form = ReportForm(request.POST or None)
     context["form"] = form

@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from forum import services as forum_services
 from forum.enums import CommentStatus
 from forum.models import Comment
 from moderation import services
@@ -197,6 +198,22 @@ def test_a_valid_htmx_report_answers_with_a_fragment_in_place(client_for, commen
     assert f'id="reply-{comment.pk}"' in response.text
     assert THANKS in text_of(response)
     assert Report.objects.count() == 1
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
+@pytest.mark.parametrize("status", [CommentStatus.HIDDEN, CommentStatus.HELD, "deleted"])
+def test_a_comment_out_of_sight_cannot_be_reported(client_for, comment, headers, status):
+    if status == "deleted":
+        forum_services.delete_comment(comment=comment)
+    else:
+        forum_services.set_comment_status(comment, status)
+
+    response = client_for("other_reader").post(report_url(comment), {"reason": "spam"}, **headers)
+
+    assert response.status_code == 409
+    assert "This comment is no longer visible." in text_of(response)
+    assert is_fragment(response) == bool(headers)
+    assert not Report.objects.exists()
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
