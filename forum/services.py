@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -214,8 +214,14 @@ def _set_status(comment: Comment, status: str, *, only_from=None) -> str | None:
         step = 1 if now_visible else -1
         if comment.parent_id:
             Comment.objects.filter(pk=comment.parent_id).update(reply_count=F("reply_count") + step)
+        # "Recently discussed" and a column's latest activity follow what readers can see.
+        latest_visible = (
+            Comment.objects.filter(article_id=OuterRef("pk"), status=CommentStatus.VISIBLE)
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        )
         Article.objects.filter(pk=comment.article_id).update(
-            comment_count=F("comment_count") + step
+            comment_count=F("comment_count") + step, last_commented_at=Subquery(latest_visible)
         )
     return before
 

@@ -294,6 +294,31 @@ def test_hidden_comments_are_not_counted_or_shown(client, article):
     assert "hide me" not in client.get(article.get_absolute_url()).text
 
 
+def test_recently_discussed_follows_the_comments_readers_can_see(client, article):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    older = CommentFactory(article=article, created_at=now - timedelta(hours=2))
+    newer = CommentFactory(article=article, created_at=now - timedelta(hours=1))
+
+    def latest():
+        article.refresh_from_db(fields=["last_commented_at"])
+        return article.last_commented_at
+
+    assert latest() == newer.created_at
+    assert article.title in client.get("/").text
+    services.set_comment_status(newer, CommentStatus.HIDDEN)
+    assert latest() == older.created_at
+    services.set_comment_status(newer, CommentStatus.VISIBLE)
+    assert latest() == newer.created_at
+    services.delete_comment(comment=newer)
+    services.set_comment_status(older, CommentStatus.HIDDEN)
+    assert latest() is None
+    assert article.title not in client.get("/").text  # no longer "recently discussed"
+
+
 # --- Queries -------------------------------------------------------------------------------
 
 
