@@ -341,6 +341,10 @@ def test_article_page_runs_a_bounded_number_of_queries(
         signed_in = client.get(url)
     assert signed_in.status_code == 200
     assert len(thread_ids(signed_in.text)) == min(20, max(size // 10, 5))
+    # Then from the cache: the reader (user row) and the page's version with their state.
+    with django_assert_max_num_queries(2):
+        again = client.get(url)
+    assert thread_ids(again.text) == thread_ids(signed_in.text)
 
 
 def test_home_and_column_pages_run_a_bounded_number_of_queries(
