@@ -84,16 +84,17 @@ def get_article_version(*, column_slug: str, slug: str, reader=None) -> ArticleV
         sql, params = _VERSION_SQL, [column_slug, slug, True]
     else:
         sql = _READER_STATE_SQL
-        params = [reader.pk, reader.pk, reader.pk, column_slug, slug, True]
+        params = [column_slug, slug, True, reader.pk, reader.pk, reader.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if not rows:
+    article = next((row for row in rows if row[0] is not None), None)
+    if article is None:
         raise Http404
-    if len(rows[0]) == 2:
-        return ArticleVersion(*rows[0])
-    pk, version, article_liked, following, _ = rows[0]
-    liked = frozenset(row[4] for row in rows if row[4] is not None)
+    if len(article) == 2:
+        return ArticleVersion(*article)
+    pk, version, article_liked, following, _ = article
+    liked = frozenset(row[4] for row in rows if row[0] is None)
     return ArticleVersion(pk, version, reader.pk, liked, bool(article_liked), bool(following))
 
 
@@ -110,16 +111,20 @@ _VERSION_SQL = """
     WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
 """.format(**_TABLES)  # noqa: S608
 _READER_STATE_SQL = """
-    SELECT a.id, a.thread_version,
-        EXISTS (SELECT 1 FROM {like} al WHERE al.user_id = %s AND al.article_id = a.id),
-        EXISTS (SELECT 1 FROM {follow} f WHERE f.user_id = %s AND f.article_id = a.id),
-        cl.comment_id
-    FROM {article} a
-    JOIN {column} c ON c.id = a.column_id
-    LEFT JOIN (
-        {like} cl JOIN {comment} cm ON cm.id = cl.comment_id
-    ) ON cm.article_id = a.id AND cl.user_id = %s
-    WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
+    WITH art AS (
+        SELECT a.id, a.thread_version FROM {article} a JOIN {column} c ON c.id = a.column_id
+        WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
+    )
+    SELECT art.id, art.thread_version,
+        EXISTS (SELECT 1 FROM {like} al WHERE al.user_id = %s AND al.article_id = art.id),
+        EXISTS (SELECT 1 FROM {follow} f WHERE f.user_id = %s AND f.article_id = art.id),
+        NULL
+    FROM art
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, cl.comment_id
+    FROM art
+    JOIN {comment} cm ON cm.article_id = art.id
+    JOIN {like} cl ON cl.comment_id = cm.id AND cl.user_id = %s
 """.format(**_TABLES)  # noqa: S608
 
 
