@@ -596,11 +596,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        log(f"FAILED: {exc}")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        log("interrupted; everything it started is stopped")
-        sys.exit(130)
+    common.run_main(main)

@@ -392,11 +392,4 @@ def render_table(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        log(f"FAILED: {exc}")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        log("interrupted; everything it started is stopped")
-        sys.exit(130)
+    common.run_main(main)

@@ -56,8 +56,8 @@ class RenderedThreads:
     next_cursor: str | None
     comment_count: int
     article_liked: bool
-    # The cached rendering before personalisation: {"html": …, "comments": [(id, author id)]}.
-    raw: dict
+    # The cached rendering before personalisation, its markers still in.
+    raw_html: str
 
 
 def _comment_urls() -> str:
@@ -103,19 +103,12 @@ def login_url() -> str:
     return _fixed_urls(get_script_prefix())[1]
 
 
-def like_button_for(
-    request, *, url: str, count: int, liked: bool, next_url: str, token: str | None = None
-) -> SafeString:
-    """The like button (or, for anonymous readers, a link to log in) as the reader sees it.
-
-    `token` stands in for the CSRF token when the caller puts the real one in afterwards."""
-    if not request.user.is_authenticated:
-        token = ""
-    elif token is None:
-        token = escape(get_token(request))
-    login_url = f"{_fixed_urls(get_script_prefix())[1]}?next={next_url}"
+def like_button_for(request, *, url: str, count: int, liked: bool, next_url: str) -> SafeString:
+    """The like button (or, for anonymous readers, a link to log in) as the reader sees it."""
+    token = escape(get_token(request)) if request.user.is_authenticated else ""
+    login = f"{login_url()}?next={next_url}"
     html = like_button(
-        url=url, count=count, liked=liked, token=token, login_url=login_url, text=button_text()
+        url=url, count=count, liked=liked, token=token, login_url=login, text=button_text()
     )
     return mark_safe(html)  # noqa: S308 - like_button escapes what it interpolates
 
@@ -171,7 +164,7 @@ def render_threads(
             cache.set(key, cached, CACHE_SECONDS)
         html = mark_safe(cached["anonymous"])  # noqa: S308 - our own rendering, personalised
         return RenderedThreads(
-            html, cached["next_cursor"], len(cached["comments"]), False, raw=cached
+            html, cached["next_cursor"], len(cached["comments"]), False, raw_html=cached["html"]
         )
     # One query for the reader's likes on this page, the article's own like included.
     liked, article_liked = selectors.liked_ids(
@@ -181,7 +174,7 @@ def render_threads(
         request, cached["html"], article=article, comments=cached["comments"], liked=liked
     )
     return RenderedThreads(
-        html, cached["next_cursor"], len(cached["comments"]), article_liked, raw=cached
+        html, cached["next_cursor"], len(cached["comments"]), article_liked, raw_html=cached["html"]
     )
 
 
@@ -228,6 +221,7 @@ class Reader:
 def reader_for(
     request, *, article: Article, liked: set[int] | frozenset[int], token: str | None = None
 ) -> Reader:
+    """`token` stands in for the CSRF token when the caller puts the real one in afterwards."""
     user = request.user
     # Read once: `request.user` is a lazy proxy, and every attribute read through it costs.
     user_pk = user.pk
@@ -251,14 +245,11 @@ def personalize(
     article: Article,
     comments: list[tuple[int, int]],
     liked: set[int] | None = None,
-    token: str | None = None,
 ) -> SafeString:
-    """Fill the markers of cached thread HTML for this reader.
-
-    `token` stands in for the CSRF token when the caller puts the real one in afterwards."""
+    """Fill the markers of cached thread HTML for this reader."""
     if liked is None and request.user.is_authenticated:
         liked = selectors.liked_ids(user=request.user, comment_ids=[pk for pk, _ in comments])[0]
-    reader = reader_for(request, article=article, liked=liked or frozenset(), token=token)
+    reader = reader_for(request, article=article, liked=liked or frozenset())
     fill = _marker_filler(reader)
     return mark_safe(MARKER.sub(lambda m: fill(*m.groups()), html))  # noqa: S308 - escaped values
 

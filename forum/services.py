@@ -163,6 +163,8 @@ def edit_comment(*, comment: Comment, body: str) -> Comment:
     when it was posted; people it mentioned before are not told again."""
     if body == comment.body_md:
         return comment
+    # Only mentions that link count (not ones in code, not unknown names): the old text's are
+    # known by rendering it as it was rendered.
     _before, mentioned_before = render_comment_and_mentions(comment.body_md)
     CommentRevision.objects.create(
         comment=comment, body_md=comment.body_md, created_at=comment.edited_at or comment.created_at

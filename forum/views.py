@@ -158,7 +158,7 @@ def _render_page_entry(request, *, column_slug: str, slug: str):
     entry = {
         **_split_at_slots(shell),
         "article": article,
-        "threads": split_for_readers(context["threads_raw"]["html"], token=CSRF_MARK),
+        "threads": split_for_readers(context["threads_raw_html"], token=CSRF_MARK),
     }
     return entry, response
 
@@ -255,7 +255,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
     context = {
         "article": article,
         "threads_html": threads.html,
-        "threads_raw": threads.raw,
+        "threads_raw_html": threads.raw_html,
         "sort": sort,
         "sorts": [
             (value, label)

@@ -38,6 +38,19 @@ def log(message: str) -> None:
     )
 
 
+def run_main(main) -> None:
+    """A bench script's entry point: exit with main()'s status, 2 on a BenchError (said in
+    one line), 130 on Ctrl-C."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        log("interrupted; everything it started is stopped")
+        sys.exit(130)
+
+
 def exit_on_sigterm() -> None:
     def handler(signum, frame):
         raise SystemExit(128 + signum)
