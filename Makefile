@@ -27,10 +27,12 @@ venv: ## the virtualenv with the runtime requirements
 venv-dev: ## the virtualenv with the development requirements (tests, lint)
 	@bash scripts/ensure-venv.sh dev
 
-run: venv ## the site on http://127.0.0.1:8000 (SQLite, eager Celery, demo content)
-	DEBUG=true $(PY) manage.py migrate --noinput
-	DEBUG=true $(PY) manage.py seed_demo
-	DEBUG=true $(PY) manage.py runserver $(ADDR)
+# ADDR is where runserver listens (make run ADDR=0.0.0.0:9000); links in the demo's emails
+# (SITE_URL) follow it.
+run: venv ## the site on http://127.0.0.1:8000 (SQLite, eager Celery, demo content; ADDR=host:port)
+	@ADDR='$(ADDR)' DEBUG=true $(PY) manage.py migrate --noinput
+	@ADDR='$(ADDR)' DEBUG=true $(PY) manage.py seed_demo
+	@ADDR='$(ADDR)' DEBUG=true $(PY) manage.py runserver $(ADDR)
 
 test: ## the full suite: PostgreSQL, Redis, browser tests (installs what is missing)
 	bash scripts/test.sh $(ARGS)

@@ -24,6 +24,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 TESTING = "PYTEST_VERSION" in os.environ
 
 DEBUG = env.bool("DEBUG", default=False)
+# With DEBUG on, the site still shows its own 404/500 pages (config/errors.py) unless this is on.
+DEBUG_TECHNICAL_ERRORS = env.bool("DEBUG_TECHNICAL_ERRORS", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "config.errors.SiteErrorPagesMiddleware",  # DEBUG only: the site's 404/500, not Django's
     "moderation.middleware.RateLimitMiddleware",
 ]
 
@@ -149,9 +152,11 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 SITE_ID = 1
+SITE_NAME = "Colloquy"  # the Site row's name (accounts' migration 0004): allauth's emails say it
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
-ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Sign-up details come from accounts; account emails go out through the notification outbox.
+ACCOUNT_ADAPTER = "notifications.adapters.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -274,12 +279,34 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {},
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Tasks run in the request's process: a line per finished task, and kombu's note that the
+    # (never used) broker connection has no host name, would bury runserver's own output.
+    LOGGING["loggers"] |= {
+        "celery.app.trace": {"level": "WARNING"},
+        "kombu.connection": {"level": "ERROR"},
+    }
 
 # --- Colloquy --------------------------------------------------------------------------------
 COLLOQUY_DEMO_ADMIN_EMAIL = "admin@example.com"
-# The site's address as readers reach it: links in emails are built on it.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+
+def site_url_for(addr: str) -> str:
+    """The address a browser reaches `runserver ADDR` at: "8080" and "0.0.0.0:8080" are
+    http://127.0.0.1:8080 (a wildcard is where the server listens, not where to go)."""
+    host, _, port = addr.strip().rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "::"):  # noqa: S104 - recognised, not bound to
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+# The site's address as readers reach it: links in emails are built on it. `make run` passes
+# the address runserver listens on (ADDR), so the demo's emails link to where it runs.
+SITE_URL = env.str("SITE_URL", default="") or site_url_for(
+    env.str("ADDR", default="127.0.0.1:8000")
+)
 # Beyond this many immediate emails in an hour, a person's notifications wait for the digest.
 NOTIFICATION_EMAILS_PER_HOUR = env.int("NOTIFICATION_EMAILS_PER_HOUR", default=10)
 # Moderation and spam control.

@@ -37,6 +37,11 @@ DEFAULT_DELIVERY = {
 }
 
 
+# OutgoingEmail.kind of an account email (verification, password reset); "" is a digest.
+ACCOUNT_EMAIL = "account"
+EMAIL_KINDS = [*Kind.choices, (ACCOUNT_EMAIL, _("Account email")), ("", _("Daily digest"))]
+
+
 class EmailState(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENDING = "sending", _("Sending")  # claimed by a worker until next_attempt_at (a lease)

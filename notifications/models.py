@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .enums import Delivery, EmailState, Kind
+from .enums import EMAIL_KINDS, Delivery, EmailState, Kind
 
 
 class Notification(models.Model):
@@ -117,10 +117,11 @@ class Follow(models.Model):
 
 
 class OutgoingEmail(models.Model):
+    # None: an account email to an address nobody has (a password reset for an unknown address).
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices, blank=True)  # "" = digest
+    kind = models.CharField(max_length=20, choices=EMAIL_KINDS, blank=True)
     to = models.EmailField()
     subject = models.CharField(max_length=300)
     body_text = models.TextField()

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from accounts.models import User
 from forum.permissions import has_verified_email
 
-from .enums import DEFAULT_DELIVERY, PRIORITY, Delivery, EmailState, Kind
+from .enums import ACCOUNT_EMAIL, DEFAULT_DELIVERY, PRIORITY, Delivery, EmailState, Kind
 from .models import Follow, Notification, OutgoingEmail, Preference
 
 log = logging.getLogger(__name__)
@@ -173,10 +173,32 @@ def set_preferences(*, user: User, deliveries: dict[str, str]) -> None:
 
 
 def _recent_immediate_count(user: User) -> int:
+    """Immediate notification emails of the last hour (digests and account emails aside)."""
     since = timezone.now() - timedelta(hours=1)
     return (
-        OutgoingEmail.objects.filter(recipient=user, created_at__gte=since).exclude(kind="").count()
+        OutgoingEmail.objects.filter(recipient=user, created_at__gte=since)
+        .exclude(kind__in=["", ACCOUNT_EMAIL])
+        .count()
     )
+
+
+def queue_account_email(
+    *, recipient: User | None, to: str, subject: str, body_text: str, body_html: str
+) -> OutgoingEmail:
+    """An account email (verification, password reset…), already rendered, into the outbox.
+
+    `recipient` is None when the address belongs to nobody (a password reset asked for an
+    unknown address is answered too)."""
+    email = OutgoingEmail.objects.create(
+        recipient=recipient,
+        kind=ACCOUNT_EMAIL,
+        to=to,
+        subject=" ".join(subject.split())[:300],
+        body_text=body_text,
+        body_html=body_html,
+    )
+    transaction.on_commit(lambda: enqueue_emails([email.pk]))
+    return email
 
 
 def queue_emails(notifications: list[Notification]) -> list[OutgoingEmail]:

@@ -75,26 +75,10 @@ def celery_worker_on_redis(transactional_db):
 
     Tasks are sent through the broker instead of running eagerly for the test's duration.
     """
-    import os
+    from tests.helpers import celery_worker
 
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
-
-    broker = os.environ.get("TEST_REDIS_URL")
-    if not broker:
-        pytest.skip("needs TEST_REDIS_URL (a Redis for the Celery broker; make test sets it)")
-    previous = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=broker, task_always_eager=False)
-    app._after_fork()  # drop connection pools made for the previous broker
-    try:
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=30
-        ) as worker:
-            yield worker
-    finally:
-        app.conf.update(previous)
-        app._after_fork()
+    with celery_worker() as worker:
+        yield worker
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import threading
 
 from django.db import connections
@@ -48,3 +51,39 @@ def run_at_once(jobs) -> list:
         thread.join(timeout=60)
     assert not errors, errors
     return results
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def celery_broker(url: str):
+    """Send tasks through the broker at `url` (not eagerly) inside the block."""
+    from config.celery import app
+
+    previous = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=url, task_always_eager=False)
+    app._after_fork()  # drop connection pools made for the previous broker
+    try:
+        yield app
+    finally:
+        app.conf.update(previous)
+        app._after_fork()
+
+
+@contextlib.contextmanager
+def celery_worker():
+    """A real Celery worker (in a thread) on the Redis broker of TEST_REDIS_URL."""
+    import pytest
+    from celery.contrib.testing.worker import start_worker
+
+    broker = os.environ.get("TEST_REDIS_URL")
+    if not broker:
+        pytest.skip("needs TEST_REDIS_URL (a Redis for the Celery broker; make test sets it)")
+    with celery_broker(broker) as app:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
+            yield w

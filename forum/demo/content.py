@@ -11,6 +11,11 @@ PEOPLE = {
         "display_name": "小周",
         "bio": "Reading one chapter a day.",
     },
+    "moderator": {
+        "email": "moderator@example.com",
+        "display_name": "版主阿青",
+        "bio": "Keeps the discussions friendly.",
+    },
     "ada": {"email": "ada@example.com", "display_name": "ada_dev"},
     "wang": {"email": "wang@example.com", "display_name": "王五"},
     "mei": {"email": "mei@example.com", "display_name": "Mei"},

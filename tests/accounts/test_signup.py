@@ -5,6 +5,8 @@ from allauth.account.models import EmailAddress
 from django.urls import reverse
 
 from accounts.models import User
+from notifications.enums import EmailState
+from notifications.models import OutgoingEmail
 
 # Transactional: the mails leave through on_commit callbacks, which need real commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,7 +19,7 @@ SIGNUP = {
 }
 
 
-def test_signup_sends_one_verification_email_through_the_task(client, mailoutbox):
+def test_signup_sends_one_verification_email_through_the_outbox(client, mailoutbox):
     response = client.post(reverse("account_signup"), SIGNUP)
 
     assert response.status_code == 302
@@ -28,6 +30,10 @@ def test_signup_sends_one_verification_email_through_the_task(client, mailoutbox
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["new@example.com"]
     assert re.search(r"/accounts/confirm-email/[^/\s]+/", mailoutbox[0].body)
+    # The site has a name and a domain (the Site row was "example.com", and unnamed in mails).
+    assert mailoutbox[0].body.startswith("Hello from Colloquy!")
+    assert "register an account on 127.0.0.1:8000." in mailoutbox[0].body
+    assert OutgoingEmail.objects.get(to="new@example.com").state == EmailState.SENT
 
 
 def test_user_cannot_log_in_before_verifying_and_can_after(client, mailoutbox):

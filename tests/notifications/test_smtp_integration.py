@@ -8,7 +8,7 @@ reaches the worker too.
 
 from __future__ import annotations
 
-import socket
+import re
 import time
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -25,6 +25,7 @@ from notifications import services
 from notifications.enums import EmailState, Kind
 from notifications.models import OutgoingEmail
 from tests.factories import CommentFactory
+from tests.helpers import celery_broker, celery_worker, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -47,12 +48,6 @@ class Mailbox:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))
         return "250 2.0.0 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -199,3 +194,37 @@ def test_the_sweeper_task_itself_runs_on_the_worker(
 
     wait_for(lambda: email_state(email.pk)[0] == EmailState.SENT, what="the swept email")
     assert len(mailbox.messages) == 1
+
+
+def test_a_sign_up_with_the_broker_down_succeeds_and_its_email_arrives_when_it_is_back(
+    smtp_server, client
+):
+    mailbox = smtp_server()
+    nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
+
+    with celery_broker(nobody_listens):
+        response = client.post(
+            "/accounts/signup/",
+            {
+                "email": "new@example.com",
+                "display_name": "newcomer",
+                "password1": "a-long-passphrase-42",
+                "password2": "a-long-passphrase-42",
+            },
+        )
+
+    assert response.status_code == 302
+    email = OutgoingEmail.objects.get(to="new@example.com")
+    assert email_state(email.pk) == (EmailState.PENDING, 0)
+    assert mailbox.messages == []
+
+    with celery_worker():
+        # The broker is back: the periodic sweeper hands the row to the worker.
+        assert services.sweep_pending_emails(older_than=timedelta(0)) == [email.pk]
+        wait_for(lambda: email_state(email.pk)[0] == EmailState.SENT, what="the swept email")
+
+    [(rcpt_tos, message)] = mailbox.messages
+    assert rcpt_tos == ["new@example.com"]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert re.search(r"/accounts/confirm-email/[^/\s]+/", text)
+    assert "Hello from Colloquy!" in text

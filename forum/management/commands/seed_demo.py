@@ -1,6 +1,9 @@
 """Load the demo content once: a demo column, a few chapters and a discussion.
 
-Idempotent: a second run sees the demo column and only prints the demo accounts again.
+Idempotent: a second run sees the demo column and only prints the demo accounts again. The
+demo's history is backdated and nobody should be emailed about it: the notification emails
+that loading it queues are dropped before they are sent (the notifications stay, so the demo
+reader's bell has something to show).
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,19 +24,35 @@ from forum.demo.content import CHAPTERS, COLUMN, DISCUSSION, PEOPLE
 from forum.importing import import_sources
 from forum.legacy import iter_sources
 from forum.models import Column
+from forum.permissions import MODERATORS_GROUP
+from notifications.models import OutgoingEmail
 
 # Our own pages in the old site's two formats, imported like a real archive would be.
 DEMO_LEGACY = settings.BASE_DIR / "forum" / "demo" / "legacy"
 DEMO_LEGACY_COLUMN = "数据库内核十讲"
 
 DEMO_PASSWORD = "colloquy-demo"  # noqa: S105 - printed on purpose: a local demo account
+# The demo column's first chapter appeared this long ago; its people joined before that.
+DEMO_AGE = timedelta(days=30)
+
+# Who each demo account is for, in the banner (key of PEOPLE, or "admin").
+ROLES = [
+    ("admin", "admin: the Django admin, moderation desk, legacy import"),
+    ("author", "column author: author replies (作者回复), featuring comments"),
+    ("moderator", "moderator: the moderation queue in the admin"),
+    ("reader", "reader: read, comment, reply, like, follow"),
+]
 
 
-def ensure_user(*, email: str, display_name: str, bio: str = "", staff: bool = False) -> User:
+def ensure_user(
+    *, email: str, display_name: str, bio: str = "", staff: bool = False, joined=None
+) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         create = User.objects.create_superuser if staff else User.objects.create_user
         user = create(email=email, password=DEMO_PASSWORD, display_name=display_name, bio=bio)
+        if joined is not None:
+            User.objects.filter(pk=user.pk).update(date_joined=joined)
     EmailAddress.objects.get_or_create(
         user=user, email=email, defaults={"verified": True, "primary": True}
     )
@@ -43,21 +64,43 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--force", action="store_true", help="Run even with DEBUG off (not for production)."
+            "--force",
+            action="store_true",
+            help="Run with DEBUG off too. The demo accounts have a published password: never "
+            "on a site others can reach.",
         )
 
-    @transaction.atomic
     def handle(self, *args, force: bool = False, **options):
         if not settings.DEBUG and not force:
-            raise CommandError("seed_demo creates accounts with a known password: DEBUG only.")
-        admin = ensure_user(
-            email=settings.COLLOQUY_DEMO_ADMIN_EMAIL, display_name="admin", staff=True
-        )
-        people = {key: ensure_user(**person) for key, person in PEOPLE.items()}
+            raise CommandError(
+                "seed_demo creates accounts with a published password, so it runs only with "
+                "DEBUG on. Add --force to run it anyway (never on a public site)."
+            )
+        with transaction.atomic():
+            accounts = self._seed()
+        self._banner(accounts)
+
+    def _seed(self) -> dict[str, User]:
+        joined = timezone.now() - DEMO_AGE - timedelta(days=14)
+        accounts = {
+            "admin": ensure_user(
+                email=settings.COLLOQUY_DEMO_ADMIN_EMAIL,
+                display_name="admin",
+                staff=True,
+                joined=joined,
+            )
+        }
+        accounts |= {key: ensure_user(**person, joined=joined) for key, person in PEOPLE.items()}
+        moderator = accounts["moderator"]
+        if not moderator.is_staff:
+            User.objects.filter(pk=moderator.pk).update(is_staff=True)
+        moderator.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+
+        emails_before = OutgoingEmail.objects.aggregate(last=Max("pk"))["last"] or 0
         if Column.objects.filter(slug=COLUMN["slug"]).exists():
             self.stdout.write("Demo content already loaded.")
         else:
-            self._load(people)
+            self._load(accounts)
             self.stdout.write(self.style.SUCCESS("Demo content loaded."))
         if not Column.objects.filter(legacy_key=f"column:{DEMO_LEGACY_COLUMN}").exists():
             report = import_sources(iter_sources([DEMO_LEGACY]))
@@ -67,11 +110,18 @@ class Command(BaseCommand):
                     f"{report.comments.created} comments."
                 )
             )
-        self.stdout.write(
-            "\n  Demo admin:  {}  /  {}\n  Demo reader: {}  /  {}\n  Admin site:  http://127.0.0.1:8000/admin/\n".format(
-                admin.email, DEMO_PASSWORD, people["reader"].email, DEMO_PASSWORD
-            )
-        )
+        # Dropped inside the transaction: their send, queued for after the commit, finds nothing.
+        OutgoingEmail.objects.filter(pk__gt=emails_before).delete()
+        return accounts
+
+    def _banner(self, accounts: dict[str, User]) -> None:
+        url = settings.SITE_URL.rstrip("/")
+        lines = ["", f"  Colloquy demo: {url}/   (admin: {url}/admin/)", ""]
+        lines.append(f"  Every demo account's password: {DEMO_PASSWORD}")
+        for key, role in ROLES:
+            lines.append(f"    {accounts[key].email:<26} {role}")
+        lines.append("")
+        self.stdout.write("\n".join(lines))
 
     def _load(self, people: dict[str, User]) -> None:
         author = people["author"]
@@ -81,7 +131,7 @@ class Command(BaseCommand):
             slug=COLUMN["slug"],
             description=COLUMN["description"],
         )
-        start = timezone.now() - timedelta(days=30)
+        start = timezone.now() - DEMO_AGE
         articles = [
             services.publish_article(
                 column=column,
@@ -89,13 +139,14 @@ class Command(BaseCommand):
                 slug=chapter["slug"],
                 body_md=chapter["body"],
                 position=position,
-                published_at=start + timedelta(days=position * 3),
+                published_at=start + timedelta(days=(position - 1) * 7),
             )
             for position, chapter in enumerate(CHAPTERS, start=1)
         ]
-        when = start + timedelta(days=4)
         for chapter_index, threads in DISCUSSION.items():
             article = articles[chapter_index]
+            # A chapter's discussion starts after it was published.
+            when = article.published_at + timedelta(hours=2)
             for thread in threads:
                 when += timedelta(hours=5)
                 root = services.post_comment(

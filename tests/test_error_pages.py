@@ -1,0 +1,67 @@
+"""The site's own error pages, with DEBUG off (production) and on (the `make run` demo)."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+NOT_FOUND = "This page does not exist"
+SERVER_ERROR = "Something went wrong on our side"
+
+
+@pytest.fixture(params=[False, True], ids=["production", "make-run"])
+def debug(request, settings):
+    settings.DEBUG = request.param
+    return request.param
+
+
+def test_a_mistyped_url_shows_the_sites_404(debug):
+    response = Client().get("/no-such-page/")
+
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert NOT_FOUND in page
+    assert "URLconf" not in page  # Django's technical 404 lists the URL patterns
+    assert 'class="site-header"' in page
+
+
+def test_a_missing_column_shows_the_sites_404(debug):
+    response = Client().get("/columns/no-such-column/")
+
+    assert response.status_code == 404
+    assert NOT_FOUND in response.content.decode()
+
+
+def test_a_crash_shows_the_sites_500_and_logs_the_traceback(debug, caplog):
+    client = Client(raise_request_exception=False)
+    with mock.patch("forum.selectors.list_columns", side_effect=RuntimeError("boom")):
+        response = client.get("/")
+
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert SERVER_ERROR in page
+    assert "Traceback" not in page and "boom" not in page
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_django_technical_pages_come_back_when_asked_for(settings):
+    settings.DEBUG = True
+    settings.DEBUG_TECHNICAL_ERRORS = True
+
+    response = Client().get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert "URLconf" in response.content.decode()
+
+
+def test_pages_never_load_django_htmx_debug_script(debug, client):
+    """With DEBUG on, django-htmx's {% htmx_script %} adds a script that replaces the whole
+    document with any 4xx answer to an htmx request (a form error wiped the page)."""
+    page = client.get("/").content.decode()
+
+    assert "django-htmx.js" not in page
+    assert "django_htmx/htmx-2.min.js" in page
