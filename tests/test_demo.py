@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F, Min
+from django.utils import timezone
 
 from accounts.models import User
 from forum.models import Article, Comment
