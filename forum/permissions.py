@@ -16,6 +16,17 @@ from .enums import CommentStatus
 from .models import Article, Comment
 
 MODERATORS_GROUP = "Moderators"
+# What the group grants (moderation/migrations/0002 creates it with this list, frozen there).
+MODERATOR_PERMISSIONS = [
+    ("moderation", "moderate"),
+    ("moderation", "view_report"),
+    ("moderation", "view_moderationaction"),
+    ("forum", "view_comment"),
+    ("forum", "view_commentrevision"),
+    ("forum", "view_article"),
+    ("forum", "view_column"),
+    ("accounts", "view_user"),
+]
 VERIFIED_CACHE_SECONDS = 3600
 
 

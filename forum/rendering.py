@@ -13,9 +13,11 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import nh3
+from django.utils.text import Truncator
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from selectolax.lexbor import LexborHTMLParser
 
 _LINK_REL = "nofollow ugc noopener"
 _URL_SCHEMES = {"http", "https", "mailto"}
@@ -137,3 +139,23 @@ def render_comment_markdown(
     """Render a comment; `resolve_mention(name)` gives a profile URL for "@name" or None."""
     html = _comment_md().render(source, {"resolve_mention": resolve_mention})
     return sanitize_html(html, tags=_COMMENT_TAGS)
+
+
+def plain_excerpt(html: str, limit: int) -> str:
+    """The words of rendered (sanitized) HTML as one line of plain text, at most `limit` chars.
+
+    For notification lists and emails: what a reader sees on the page, not its Markdown source
+    (no `**`, fences or backticks), whitespace collapsed, cut on a word boundary with "…".
+    The result is plain text: templates escape it like any other string.
+    """
+    if not html:
+        return ""
+    # Blocks end in a space, inline tags don't ("**Not quite**:" reads "Not quite:").
+    root = LexborHTMLParser(_BLOCK_END.sub(r" \g<0>", html)).body
+    text = root.text(separator="") if root is not None else ""
+    return Truncator(" ".join(text.split())).chars(limit)
+
+
+_BLOCK_END = re.compile(
+    r"</(?:p|pre|blockquote|li|h[1-6]|td|th|tr|figcaption|div)>|<br\s*/?>|<hr\s*/?>", re.I
+)

@@ -6,6 +6,8 @@ from django.core.paginator import Page, Paginator
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from forum.rendering import plain_excerpt
+
 from .models import Follow, Notification
 
 
@@ -16,8 +18,19 @@ def notifications_page(*, user, page: str | int | None, per_page: int = 50) -> P
     return Paginator(rows, per_page).get_page(page)
 
 
+# How much of a comment the notifications page quotes (characters of its rendered text).
+LIST_EXCERPT_CHARS = 160
+
+
 def group_by_day(notifications) -> list[tuple]:
-    """[(date, [notification, …]), …] in the reader's time zone, newest day first."""
+    """[(date, [notification, …]), …] in the reader's time zone, newest day first.
+
+    Each notification gets `excerpt`: its comment's rendered words as plain text (not the
+    Markdown source), or "" when there is no comment or it is no longer shown.
+    """
+    for n in notifications:
+        shown = n.comment_id and n.comment.status == "visible"
+        n.excerpt = plain_excerpt(n.comment.body_html, LIST_EXCERPT_CHARS) if shown else ""
     return [
         (day, list(items))
         for day, items in groupby(notifications, key=lambda n: timezone.localdate(n.created_at))

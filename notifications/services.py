@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 
 from accounts.models import User
 from forum.permissions import has_verified_email
+from forum.rendering import plain_excerpt
 
 from .enums import ACCOUNT_EMAIL, DEFAULT_DELIVERY, PRIORITY, Delivery, EmailState, Kind
 from .models import Follow, Notification, OutgoingEmail, Preference
@@ -34,6 +35,8 @@ MAX_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
 SEND_LEASE_SECONDS = 300
+# How much of a comment (or chapter) an email quotes, in characters of its rendered text.
+EXCERPT_CHARS = 280
 
 
 # --- Deciding who is told ----------------------------------------------------------------
@@ -293,11 +296,9 @@ def _excerpt(notification: Notification) -> str:
     if notification.comment_id:
         if notification.comment.status != "visible":
             return ""  # taken down since: its words are not repeated anywhere
-        text = notification.comment.body_md
-    else:
-        text = notification.article.body_md or notification.article.title
-    text = " ".join(text.split())
-    return text if len(text) <= 280 else text[:279] + "…"
+        return plain_excerpt(notification.comment.body_html, EXCERPT_CHARS)
+    article = notification.article
+    return plain_excerpt(article.body_html, EXCERPT_CHARS) or article.title
 
 
 # --- Sending -----------------------------------------------------------------------------

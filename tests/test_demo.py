@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F, Min
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from forum.models import Article, Comment
+from forum.permissions import MODERATORS_GROUP, is_moderator
 from notifications.models import Notification, OutgoingEmail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,16 @@ def test_the_banner_names_every_demo_account_with_its_role(settings):
     # A second run loads nothing again and prints the same banner.
     assert seed(settings).endswith(banner)
     assert Article.objects.filter(column__slug="reliable-web-services").count() == 3
+
+
+@pytest.mark.django_db
+def test_the_demo_moderator_can_moderate_even_if_the_group_was_deleted(settings):
+    Group.objects.filter(name=MODERATORS_GROUP).delete()
+
+    seed(settings)
+
+    moderator = User.objects.get(email="moderator@example.com")
+    assert is_moderator(moderator)
 
 
 @pytest.mark.django_db

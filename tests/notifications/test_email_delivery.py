@@ -130,6 +130,41 @@ def test_the_html_email_escapes_what_commenters_wrote(
     assert "&lt;img" in html
 
 
+MARKDOWN_REPLY = (
+    "**Not quite**: they share `localhost`.\n\n```\ncurl   localhost:8080\n```\n\n"
+    "> quoted   words\n\nSee [the docs](https://example.com/docs)."
+)
+
+
+def test_the_email_quotes_the_reply_as_read_not_its_markdown(
+    root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_to(root, other_reader, body=MARKDOWN_REPLY)
+
+    [message] = mailoutbox
+    quoted = "Not quite: they share localhost. curl localhost:8080 quoted words See the docs."
+    assert f"> {quoted}" in message.body
+    [(html, _mimetype)] = message.alternatives
+    assert quoted in html
+    for source in ("**", "```", "`localhost`", "[the docs]"):
+        assert source not in message.body
+        assert source not in html
+
+
+def test_a_long_reply_is_quoted_up_to_a_word_with_an_ellipsis(
+    root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_to(root, other_reader, body="**word** " * 100)
+
+    [message] = mailoutbox
+    [line] = [line for line in message.body.splitlines() if line.startswith("> ")]
+    assert line.endswith("…")
+    assert len(line) <= 2 + services.EXCERPT_CHARS
+    assert "**" not in line
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_action_leaves_no_notification_no_email_row_and_sends_nothing(
     article, reader, other_reader, mailoutbox

@@ -135,6 +135,20 @@ def test_the_inbox_escapes_what_commenters_wrote(client_for, article, reader):
     assert "&lt;script&gt;" in response.text
 
 
+def test_the_inbox_quotes_a_reply_as_read_not_its_markdown(client_for, article, reader):
+    root = CommentFactory(article=article, author=reader)
+    CommentFactory(
+        parent=root,
+        author=UserFactory(display_name="writer"),
+        body="**Bold** claim with `code`\n\n```\nblock   of code\n```",
+    )
+
+    response = client_for("reader").get(reverse("notifications:inbox"))
+
+    [excerpt] = HTMLParser(response.text).css(".notification .excerpt")
+    assert excerpt.text() == "Bold claim with code block of code"
+
+
 @pytest.mark.parametrize("size", [5, 60])
 def test_the_inbox_runs_a_bounded_number_of_queries(
     client_for, article, reader, django_assert_max_num_queries, size

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Max
@@ -24,7 +24,7 @@ from forum.demo.content import CHAPTERS, COLUMN, DISCUSSION, PEOPLE
 from forum.importing import import_sources
 from forum.legacy import iter_sources
 from forum.models import Column
-from forum.permissions import MODERATORS_GROUP
+from forum.permissions import MODERATOR_PERMISSIONS, MODERATORS_GROUP
 from notifications.models import OutgoingEmail
 
 # Our own pages in the old site's two formats, imported like a real archive would be.
@@ -94,7 +94,7 @@ class Command(BaseCommand):
         moderator = accounts["moderator"]
         if not moderator.is_staff:
             User.objects.filter(pk=moderator.pk).update(is_staff=True)
-        moderator.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+        moderator.groups.add(moderators_group())
 
         emails_before = OutgoingEmail.objects.aggregate(last=Max("pk"))["last"] or 0
         if Column.objects.filter(slug=COLUMN["slug"]).exists():
@@ -164,3 +164,14 @@ class Command(BaseCommand):
                             created_at=when,
                         )
                     )
+
+
+def moderators_group() -> Group:
+    """The group the migration made; made again (with its permissions) if someone deleted it."""
+    group, created = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    if created:
+        for app_label, codename in MODERATOR_PERMISSIONS:
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+    return group
