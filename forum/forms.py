@@ -8,12 +8,27 @@ from .enums import CommentSort
 COMMENT_MAX_LENGTH = 10_000
 
 
+class CommentBodyField(forms.CharField):
+    """A comment's text, its line ends as the reader typed them.
+
+    Browsers submit a textarea's line breaks as CRLF; counted as two characters each, a text
+    the page's counter shows as within the limit would fail here. Normalized first, the limit
+    means what the counter says.
+    """
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.replace("\r\n", "\n")
+        return super().to_python(value)
+
+
 class CommentForm(forms.Form):
-    body = forms.CharField(
+    body = CommentBodyField(
         label=_("Your comment"),
         max_length=COMMENT_MAX_LENGTH,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": COMMENT_MAX_LENGTH}),
+        # No `maxlength`: the browser would cut a long paste silently. The page counts instead.
+        widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={
             "required": _("Write something first: the comment is empty."),
             "max_length": _(

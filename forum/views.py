@@ -24,7 +24,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -352,18 +352,39 @@ def comment_preview(request):
     if not permissions.can_write(request.user):
         return HttpResponse(_("Log in with a verified email to preview."), status=403)
     form = CommentForm(request.POST)
-    if not form.is_valid():
-        errors = " ".join(form.errors.get("body", []))
-        return HttpResponse(f'<p class="error">{escape(errors)}</p>', status=400)
-    html = services.render_comment(form.cleaned_data["body"])
+    valid = form.is_valid()
     if request.htmx:
-        return HttpResponse(html)
-    return render(request, "forum/comment_preview.html", {"preview": mark_safe(html), "form": form})  # noqa: S308
+        if not valid:
+            errors = " ".join(form.errors.get("body", []))
+            return HttpResponse(f'<p class="error">{escape(errors)}</p>', status=400)
+        return HttpResponse(services.render_comment(form.cleaned_data["body"]))
+    # Without JavaScript the preview is a page of its own: it carries the form, text and all,
+    # so the reader posts (or edits and previews again) from there. The comment form says
+    # which chapter it belongs to.
+    article = selectors.get_article(
+        column_slug=request.POST.get("column", ""), slug=request.POST.get("article", "")
+    )
+    html = services.render_comment(form.cleaned_data["body"]) if valid else ""
+    context = {"preview": mark_safe(html), "form": form, "article": article}  # noqa: S308
+    return render(request, "forum/comment_preview.html", context, status=200 if valid else 400)
+
+
+# Why a permalink lands on no comment: said on the page it lands on (never the comment's text).
+_GONE_MESSAGES = {
+    CommentStatus.REMOVED: gettext_lazy("This comment has been deleted."),
+    CommentStatus.HIDDEN: gettext_lazy("This comment was hidden by a moderator."),
+    CommentStatus.HELD: gettext_lazy("This comment is waiting for a moderator’s review."),
+}
 
 
 def comment_permalink(request, pk: int):
     comment = selectors.get_comment_for_permalink(pk=pk)
     url = comment.article.get_absolute_url()
+    gone = _GONE_MESSAGES.get(comment.status)
+    if gone and not (comment.status == CommentStatus.HELD and comment.author_id == request.user.pk):
+        messages.info(request, gone)
+        if not comment.reply_count:  # no "[deleted]" tombstone holds its place in the thread
+            return redirect(f"{url}#discussion")
     return redirect(f"{url}?c={comment.pk}#c-{comment.pk}")
 
 
@@ -404,6 +425,12 @@ def comment_reply(request, pk: int):
                 return _vary(render(request, "forum/comment_reply.html#form", context))
             return redirect(reply.get_absolute_url())
         status = 400
+    elif "close" in request.GET:
+        # Cancel: htmx closes the reply box in place; without it, back to the comment.
+        if not request.htmx:
+            return redirect(parent.get_absolute_url())
+        context = {"parent": parent, "form": None}
+        return _vary(render(request, "forum/comment_reply.html#form", context))
     else:
         form, status = CommentForm(auto_id=auto_id), 200
     template = "forum/comment_reply.html#form" if request.htmx else "forum/comment_reply.html"
@@ -425,6 +452,11 @@ def comment_edit(request, pk: int):
                 return _vary(HttpResponse(render_comment(request, comment)))
             return redirect(comment.get_absolute_url())
         status = 400
+    elif "close" in request.GET:
+        # Cancel: htmx puts the comment back in place of the edit box; without it, back to it.
+        if not request.htmx:
+            return redirect(comment.get_absolute_url())
+        return _vary(HttpResponse(render_comment(request, comment)))
     else:
         form, status = CommentForm(initial={"body": comment.body_md}, auto_id=auto_id), 200
     template = "forum/comment_edit.html#form" if request.htmx else "forum/comment_edit.html"
@@ -443,6 +475,7 @@ def comment_delete(request, pk: int):
             return _vary(
                 HttpResponse(render_comment(request, comment) if comment.reply_count else "")
             )
+        messages.success(request, _("Your comment was deleted."))
         return redirect(f"{comment.article.get_absolute_url()}#discussion")
     return render(request, "forum/comment_delete.html", {"comment": comment})
 

@@ -883,6 +883,14 @@ def test_author_deletes_a_comment_without_replies_and_it_leaves_the_page(
     assert "0 comments" in shown.text
 
 
+def test_after_deleting_the_page_says_the_comment_was_deleted(reader_client, article, comment):
+    response = reader_client.post(url("comment-delete", comment), follow=True)
+
+    assert response.status_code == 200
+    [message] = HTMLParser(response.text).css(".messages .message")
+    assert message.text() == "Your comment was deleted."
+
+
 def test_a_deleted_comment_with_replies_leaves_a_placeholder_and_the_replies(
     reader_client, article, comment, other_reader
 ):
@@ -1234,14 +1242,56 @@ def test_htmx_preview_returns_the_sanitized_html_and_saves_nothing(reader_client
     assert Comment.objects.count() == 0
 
 
-def test_preview_without_htmx_is_a_page(reader_client):
-    response = reader_client.post(reverse("forum:comment-preview"), {"body": "_hello_"})
+CHAPTER = {"column": "deep-k8s", "article": "why-pods"}
+
+
+def test_preview_without_htmx_is_a_page_that_carries_the_form_and_the_text(reader_client, article):
+    response = reader_client.post(
+        reverse("forum:comment-preview"), {"body": "_hello_\r\nworld", **CHAPTER}
+    )
 
     assert response.status_code == 200
     assert "<html" in response.text
-    preview = HTMLParser(response.text).css_first(".comment-preview")
-    assert preview.html.count("<em>hello</em>") == 1
+    page = HTMLParser(response.text)
+    assert page.css_first(".comment-preview").html.count("<em>hello</em>") == 1
+    form = page.css_first("main form.comment-form")
+    assert form.attributes["action"] == reverse(
+        "forum:comment-create", args=["deep-k8s", "why-pods"]
+    )
+    assert form.css_first("textarea[name=body]").text() == "_hello_\nworld"
+    assert "Post comment" in form.text()
+    assert "Preview again" in form.text()
     assert Comment.objects.count() == 0
+
+
+def test_posting_from_the_preview_page_posts_the_comment(reader_client, article):
+    preview = reader_client.post(
+        reverse("forum:comment-preview"), {"body": "Final words", **CHAPTER}
+    )
+    action = HTMLParser(preview.text).css_first("main form.comment-form").attributes["action"]
+
+    response = reader_client.post(action, {"body": "Final words", **CHAPTER})
+
+    assert response.status_code == 302
+    assert Comment.objects.get().body_md == "Final words"
+
+
+def test_an_empty_preview_without_htmx_says_so_and_keeps_the_form(reader_client, article):
+    response = reader_client.post(reverse("forum:comment-preview"), {"body": "  ", **CHAPTER})
+
+    assert response.status_code == 400
+    page = HTMLParser(response.text)
+    assert page.css_first("main .error").text() == EMPTY_MESSAGE
+    assert page.css_first("main form.comment-form textarea[name=body]") is not None
+    assert page.css_first(".comment-preview") is None
+
+
+def test_a_preview_without_htmx_for_no_chapter_is_a_404(reader_client, article):
+    response = reader_client.post(
+        reverse("forum:comment-preview"), {"body": "hi", "column": "deep-k8s", "article": "nope"}
+    )
+
+    assert response.status_code == 404
 
 
 def test_preview_links_mentions_like_the_real_comment(reader_client, other_reader):
@@ -1261,13 +1311,30 @@ def test_anonymous_and_unverified_users_cannot_preview(client_for, persona, head
     assert "Log in with a verified email to preview." in response.text
 
 
-@pytest.mark.parametrize("body", ["", "   ", "w" * 10_001])
-def test_preview_of_an_empty_or_too_long_body_is_a_400_with_the_message(reader_client, body):
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", EMPTY_MESSAGE),
+        ("   ", EMPTY_MESSAGE),
+        ("w" * 10_001, "A comment can be at most 10000 characters (it has 10001)."),
+    ],
+)
+def test_preview_of_an_empty_or_too_long_body_is_a_400_with_the_message(
+    reader_client, body, message
+):
     response = reader_client.post(reverse("forum:comment-preview"), {"body": body}, **HX)
 
     assert response.status_code == 400
-    assert response.text.startswith('<p class="error">')
-    assert ("empty" in response.text) or ("at most 10000 characters" in response.text)
+    assert text_of(response) == f'<p class="error">{message}</p>'
+
+
+def test_line_breaks_count_as_one_character_as_the_page_counter_counts_them(reader_client, article):
+    # 5,000 lines of "a": 9,999 characters typed; the browser sends each break as CRLF.
+    body = "\r\n".join(["a"] * 5000)
+
+    response = reader_client.post(reverse("forum:comment-preview"), {"body": body}, **HX)
+
+    assert response.status_code == 200
 
 
 def test_preview_only_answers_post(reader_client):
@@ -1301,3 +1368,78 @@ def test_permalink_of_a_comment_on_an_unpublished_article_is_404(client, article
     Article.objects.filter(pk=article.pk).update(is_published=False)
 
     assert client.get(url("comment-permalink", comment)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (CommentStatus.REMOVED, "This comment has been deleted."),
+        (CommentStatus.HIDDEN, "This comment was hidden by a moderator."),
+        (CommentStatus.HELD, "This comment is waiting for a moderator’s review."),
+    ],
+)
+def test_the_permalink_of_a_comment_no_longer_shown_says_why(
+    client, article, comment, status, message
+):
+    Comment.objects.filter(pk=comment.pk).update(status=status)
+
+    response = client.get(url("comment-permalink", comment))
+    assert response.url == f"{ARTICLE_PATH}#discussion"
+    landed = client.get(response.url)
+
+    [shown] = HTMLParser(landed.text).css(".messages .message")
+    assert shown.text() == message
+    assert "Pods are the unit of scheduling." not in landed.text
+
+
+def test_the_permalink_of_a_deleted_comment_with_replies_lands_on_its_placeholder(
+    client, article, comment
+):
+    CommentFactory(parent=comment)
+    Comment.objects.filter(pk=comment.pk).update(status=CommentStatus.REMOVED)
+
+    response = client.get(url("comment-permalink", comment))
+
+    assert response.url == f"{ARTICLE_PATH}?c={comment.pk}#c-{comment.pk}"
+    landed = client.get(response.url)
+    assert "This comment has been deleted." in landed.text
+    assert f'id="c-{comment.pk}"' in landed.text
+
+
+# --- Cancel on the reply and edit forms ----------------------------------------------------
+
+
+def test_cancel_on_a_reply_box_closes_it_in_place(reader_client, comment):
+    response = reader_client.get(url("comment-reply", comment) + "?close=1", **HX)
+
+    assert response.status_code == 200
+    assert is_fragment(response)
+    slot = HTMLParser(response.text).css_first(f"#reply-{comment.pk}")
+    assert slot is not None
+    assert slot.css_first("form") is None
+
+
+def test_cancel_on_an_edit_box_puts_the_comment_back_unchanged(reader_client, comment):
+    response = reader_client.get(url("comment-edit", comment) + "?close=1", **HX)
+
+    assert response.status_code == 200
+    assert is_fragment(response)
+    shown = HTMLParser(response.text).css_first(f"#c-{comment.pk}")
+    assert shown.css_first("form.edit-form") is None
+    assert "Pods are the unit of scheduling." in shown.text()
+    comment.refresh_from_db()
+    assert comment.edited_at is None
+
+
+@pytest.mark.parametrize("view", ["comment-reply", "comment-edit"])
+def test_cancel_without_htmx_goes_back_to_the_comment(reader_client, comment, view):
+    response = reader_client.get(url(view, comment) + "?close=1")
+
+    assert response.status_code == 302
+    assert response.url == url("comment-permalink", comment)
+
+
+def test_cancel_on_someone_elses_edit_box_is_refused(client_for, comment):
+    response = client_for("other_reader").get(url("comment-edit", comment) + "?close=1", **HX)
+
+    assert response.status_code == 403
