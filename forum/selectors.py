@@ -69,6 +69,8 @@ class ArticleVersion:
     liked_comment_ids: frozenset[int] = frozenset()
     article_liked: bool = False
     following: bool = False
+    # Whether the reader has comments here waiting for review (shown to them alone).
+    has_held: bool = False
 
 
 def get_article_version(*, column_slug: str, slug: str, reader=None) -> ArticleVersion:
@@ -89,16 +91,27 @@ def get_article_version(*, column_slug: str, slug: str, reader=None) -> ArticleV
         raise Http404
     if len(article) == 2:
         return ArticleVersion(*article)
-    pk, version, article_liked, following, _ = article
-    liked = frozenset(row[4] for row in rows if row[0] is None)
-    return ArticleVersion(pk, version, reader.pk, liked, bool(article_liked), bool(following))
+    pk, version, article_liked, following, has_held, _ = article
+    liked = frozenset(row[5] for row in rows if row[0] is None)
+    return ArticleVersion(
+        pk, version, reader.pk, liked, bool(article_liked), bool(following), bool(has_held)
+    )
 
 
 def article_version_query(*, column_slug: str, slug: str, reader=None) -> tuple[str, list]:
     """The SQL and parameters get_article_version runs (also for bench/reader_state.py)."""
     if reader is None or not reader.is_authenticated:
         return _VERSION_SQL, [column_slug, slug, True]
-    return _READER_STATE_SQL, [column_slug, slug, True, reader.pk, reader.pk, reader.pk]
+    return _READER_STATE_SQL, [
+        column_slug,
+        slug,
+        True,
+        reader.pk,
+        reader.pk,
+        reader.pk,
+        CommentStatus.HELD,
+        reader.pk,
+    ]
 
 
 _TABLES = {
@@ -121,10 +134,14 @@ _READER_STATE_SQL = """
     SELECT art.id, art.thread_version,
         EXISTS (SELECT 1 FROM {like} al WHERE al.user_id = %s AND al.article_id = art.id),
         EXISTS (SELECT 1 FROM {follow} f WHERE f.user_id = %s AND f.article_id = art.id),
+        EXISTS (
+            SELECT 1 FROM {comment} h
+            WHERE h.author_id = %s AND h.article_id = art.id AND h.status = %s
+        ),
         NULL
     FROM art
     UNION ALL
-    SELECT NULL, NULL, NULL, NULL, cl.comment_id
+    SELECT NULL, NULL, NULL, NULL, NULL, cl.comment_id
     FROM {like} cl JOIN {comment} cm ON cm.id = cl.comment_id
     WHERE cl.user_id = %s AND cm.article_id = (SELECT id FROM art)
 """.format(**_TABLES)  # noqa: S608
@@ -375,6 +392,18 @@ def _attach_replies(roots: list[Comment], replies: list[Comment], *, article: Ar
         for comment in [root, *root.shown_replies]:
             comment.is_author_reply = comment.author_id == article.author_id
             comment.indent = min(comment.depth, MAX_INDENT)
+
+
+def held_comments(*, article: Article, reader) -> list[Comment]:
+    """`reader`'s comments on `article` waiting for a moderator, oldest first: shown to them
+    alone, marked as waiting, so a held comment doesn't just vanish for its author."""
+    if not reader.is_authenticated:
+        return []
+    return list(
+        Comment.objects.filter(article=article, author=reader, status=CommentStatus.HELD)
+        .select_related("parent__author")
+        .order_by("created_at", "pk")
+    )
 
 
 def get_comment_for_permalink(*, pk: int) -> Comment:

@@ -191,6 +191,9 @@ def _fill_slots(request, entry: dict, state: selectors.ArticleVersion, *, unread
                 "csrf_token": CSRF_MARK,
             },
         )
+    if state.has_held:  # rare: one more query, for this reader's held comments only
+        held = selectors.held_comments(article=article, reader=user)
+        form += render_to_string(f"{TEMPLATE}#held_comments", {"held": held})
     rendered = {
         "nav_user": fragments.nav_user(user, unread=unread),
         "article_actions": fragments.article_actions(
@@ -273,6 +276,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
         "comment_form": comment_form or CommentForm(),
         "article_like_button": _article_like_button(request, article, threads.article_liked),
         "following": follows(user=request.user, article=article),
+        "held": selectors.held_comments(article=article, reader=request.user),
     }
     return context
 
@@ -380,8 +384,10 @@ _GONE_MESSAGES = {
 def comment_permalink(request, pk: int):
     comment = selectors.get_comment_for_permalink(pk=pk)
     url = comment.article.get_absolute_url()
+    if comment.status == CommentStatus.HELD and comment.author_id == request.user.pk:
+        return redirect(f"{url}#held-{comment.pk}")  # its author sees it there, marked waiting
     gone = _GONE_MESSAGES.get(comment.status)
-    if gone and not (comment.status == CommentStatus.HELD and comment.author_id == request.user.pk):
+    if gone:
         messages.info(request, gone)
         if not comment.reply_count:  # no "[deleted]" tombstone holds its place in the thread
             return redirect(f"{url}#discussion")

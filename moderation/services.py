@@ -78,6 +78,7 @@ def restore_comment(*, comment: Comment, by: User, reason: str = "") -> Comment:
     its own author deleted stays deleted."""
     before = _change(comment, to=CommentStatus.VISIBLE, action=Action.RESTORE, by=by, reason=reason)
     if before == CommentStatus.HELD:
+        notifications.notify_comment_approved(comment=comment, by=by)
         _, mentioned = forum_services.render_comment_and_mentions(comment.body_md)
         notifications.notify_comment_posted(comment=comment, mentioned=mentioned)
     return comment

@@ -11,6 +11,7 @@ class Kind(models.TextChoices):
     MENTION = "mention", _("You were mentioned")
     FEATURED = "featured", _("Your comment was featured")
     MODERATED = "moderated", _("A moderator acted on your comment")
+    APPROVED = "approved", _("Your comment was approved")
     NEW_ROOT_COMMENT = "new_root_comment", _("New comment on your article")
     FOLLOWED_THREAD = "followed_thread", _("New comment in a thread you follow")
     NEW_CHAPTER = "new_chapter", _("New chapter in a column you follow")
@@ -31,6 +32,7 @@ DEFAULT_DELIVERY = {
     Kind.MENTION: Delivery.IMMEDIATE,
     Kind.FEATURED: Delivery.IMMEDIATE,
     Kind.MODERATED: Delivery.IMMEDIATE,
+    Kind.APPROVED: Delivery.IMMEDIATE,
     Kind.NEW_ROOT_COMMENT: Delivery.DIGEST,
     Kind.FOLLOWED_THREAD: Delivery.DIGEST,
     Kind.NEW_CHAPTER: Delivery.DIGEST,

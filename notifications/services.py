@@ -112,6 +112,15 @@ def notify_comment_moderated(*, comment, by: User | None, reason: str) -> list[N
     )
 
 
+def notify_comment_approved(*, comment, by: User | None) -> list[Notification]:
+    """A held comment was approved: its author learns it is now shown (they saw it waiting)."""
+    recipients = Recipients(by.pk if by else None)
+    recipients.offer(comment.author_id, Kind.APPROVED)
+    return _notify(
+        recipients, actor_id=by.pk if by else None, comment=comment, article=comment.article
+    )
+
+
 def notify_new_chapter(*, article) -> list[Notification]:
     recipients = Recipients(article.author_id)
     for user_id in Follow.objects.filter(column_id=article.column_id).values_list(

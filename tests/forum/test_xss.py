@@ -290,7 +290,8 @@ def test_payload_in_a_comment_is_inert_on_every_page_showing_it(
         author.get(reverse("forum:comment-delete", args=[comment.pk])), "delete page"
     )
     preview = reverse("forum:comment-preview")
-    assert_ok_and_inert(author.post(preview, {"body": payload}), "preview page")
+    chapter = {"column": article.column.slug, "article": article.slug}
+    assert_ok_and_inert(author.post(preview, {"body": payload, **chapter}), "preview page")
     assert_ok_and_inert(author.post(preview, {"body": payload}, **HX), "preview", fragment=True)
     edited = author.post(edit_url, {"body": payload + "\n\n(edited)"}, **HX)
     assert_ok_and_inert(edited, "htmx edit", fragment=True)
