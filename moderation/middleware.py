@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import render
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .ratelimit import RateLimited
 
@@ -19,9 +19,11 @@ class RateLimitMiddleware:
         if not isinstance(exception, RateLimited):
             return None
         minutes = max(1, round(exception.retry_after / 60))
-        message = _("You’re doing that too often. Please wait %(n)d minute(s) and try again.") % {
-            "n": minutes
-        }
+        message = ngettext(
+            "You’re doing that too often. Please wait %(n)d minute and try again.",
+            "You’re doing that too often. Please wait %(n)d minutes and try again.",
+            minutes,
+        ) % {"n": minutes}
         template = "429.html#message" if getattr(request, "htmx", False) else "429.html"
         response = render(request, template, {"message": message}, status=429)
         response["Retry-After"] = str(exception.retry_after)

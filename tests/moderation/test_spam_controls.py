@@ -33,7 +33,7 @@ from tests.helpers import article_page, comment_bodies, comment_count
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-TOO_OFTEN = "You’re doing that too often. Please wait 1 minute(s) and try again."
+TOO_OFTEN = "You’re doing that too often. Please wait 1 minute and try again."
 DUPLICATE = "You just posted this. Edit it instead of posting it again."
 LINK_BODY = "Cheap cluster hosting at https://spam.example/offer"
 # The frozen rate-limit clock: 30 seconds into a 60-second window.
