@@ -234,7 +234,7 @@ def reader_for(
         can_write=permissions.can_write(user),
         can_feature=permissions.can_feature(user, article),
         # Moderators everywhere, the column's author in their column: hide and restore.
-        can_moderate=permissions.is_moderator(user) or article.column.author_id == user_pk,
+        can_moderate=permissions.can_moderate_in(user, article),
     )
 
 

@@ -30,9 +30,17 @@ MODERATOR_PERMISSIONS = [
 VERIFIED_CACHE_SECONDS = 3600
 
 
+def has_powers(user) -> bool:
+    """May this account use any power it holds (moderate, feature)? A suspension or ban takes
+    every power away with the right to write: a banned moderator or column author can't hide,
+    restore or feature any more than they can comment."""
+    return user.is_authenticated and user.is_active and not user.is_suspended
+
+
 def is_moderator(user) -> bool:
-    """Superusers, and staff whose groups (the "Moderators" group) grant moderation.moderate."""
-    if not user.is_authenticated or not user.is_active:
+    """Superusers, and staff whose groups (the "Moderators" group) grant moderation.moderate;
+    never while suspended or banned."""
+    if not has_powers(user):
         return False
     if user.is_superuser:
         return True
@@ -77,9 +85,11 @@ def can_write(user) -> bool:
 
 def can_moderate(user, comment: Comment) -> bool:
     """Moderators everywhere; a column's author in their own column (hide, restore, feature)."""
-    return user.is_authenticated and (
-        is_moderator(user) or comment.article.column.author_id == user.pk
-    )
+    return can_moderate_in(user, comment.article)
+
+
+def can_moderate_in(user, article: Article) -> bool:
+    return has_powers(user) and (is_moderator(user) or article.column.author_id == user.pk)
 
 
 def can_edit_comment(user, comment: Comment) -> bool:
@@ -95,7 +105,7 @@ can_delete_comment = can_edit_comment
 
 
 def can_feature(user, article: Article) -> bool:
-    return user.is_authenticated and (article.author_id == user.pk or is_moderator(user))
+    return has_powers(user) and (article.author_id == user.pk or is_moderator(user))
 
 
 def check_can_write(user) -> None:
