@@ -39,7 +39,20 @@ def list_recently_discussed_articles(*, limit: int = 10) -> list[Article]:
     )
 
 
+SLUG_MAX_LENGTH = 200  # Column.slug and Article.slug
+
+
+def _findable(*slugs: str) -> None:
+    """404 for a slug no row can have, before it reaches the database: PostgreSQL refuses a NUL
+    in a text parameter (an error, a 500, not "no such row"), and no slug is longer than its
+    column. Every lookup by a slug from a URL or a form field goes through here."""
+    for slug in slugs:
+        if not slug or len(slug) > SLUG_MAX_LENGTH or "\x00" in slug:
+            raise Http404
+
+
 def get_column(*, slug: str) -> Column:
+    _findable(slug)
     column = get_object_or_404(Column.objects.select_related("author"), slug=slug)
     column.chapters = list(
         column.articles.filter(is_published=True)
@@ -50,6 +63,7 @@ def get_column(*, slug: str) -> Column:
 
 
 def get_article(*, column_slug: str, slug: str) -> Article:
+    _findable(column_slug, slug)
     return get_object_or_404(
         Article.objects.select_related("column", "author"),
         column__slug=column_slug,
@@ -82,6 +96,7 @@ def get_article_version(*, column_slug: str, slug: str, reader=None) -> ArticleV
     likes are all their likes in this article, one row each (people like few comments in one
     discussion), rather than the ones on the page being shown, which would need the page first.
     """
+    _findable(column_slug, slug)
     sql, params = article_version_query(column_slug=column_slug, slug=slug, reader=reader)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -149,6 +164,7 @@ _READER_STATE_SQL = """
 
 def get_article_page(*, column_slug: str, slug: str) -> Article:
     """The article with its previous and next chapters' slugs and titles, in one query."""
+    _findable(column_slug, slug)
     siblings = Article.objects.filter(column=OuterRef("column"), is_published=True)
     before = siblings.filter(position__lt=OuterRef("position")).order_by("-position")
     after = siblings.filter(position__gt=OuterRef("position")).order_by("position")
