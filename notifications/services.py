@@ -287,7 +287,9 @@ def _build_email(notification: Notification) -> OutgoingEmail:
     context["unsubscribe_link"] = headers["List-Unsubscribe"][1:-1]
     context["language"] = user.language or settings.LANGUAGE_CODE
     with translation.override(context["language"]):
+        # Plain text (names and titles as typed); the HTML body autoescapes it like any value.
         subject = render_to_string("notifications/email/subject.txt", context).strip()
+        context["subject"] = subject
         text = render_to_string("notifications/email/notification.txt", context)
         html = render_to_string("notifications/email/notification.html", context)
     return OutgoingEmail.objects.create(
@@ -446,7 +448,12 @@ def send_digests() -> list[int]:
         context["unsubscribe_link"] = headers["List-Unsubscribe"][1:-1]
         context["language"] = user.language or settings.LANGUAGE_CODE
         with translation.override(context["language"]):
-            subject = render_to_string("notifications/email/digest_subject.txt", context)
+            for item in context["items"]:  # plain text; digest.html autoescapes it
+                item["subject"] = render_to_string(
+                    "notifications/email/subject.txt", {"notification": item["notification"]}
+                ).strip()
+            subject = render_to_string("notifications/email/digest_subject.txt", context).strip()
+            context["subject"] = subject
             text = render_to_string("notifications/email/digest.txt", context)
             html = render_to_string("notifications/email/digest.html", context)
         email = OutgoingEmail.objects.create(
