@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from forum.selectors import list_user_comments
+from moderation import ratelimit
 
 from . import selectors, services
 from .forms import ProfileForm
@@ -28,6 +29,7 @@ def profile_settings(request):
     if request.method == "POST":
         form = ProfileForm(request.POST, request.FILES, instance=request.user)
         if form.is_valid():
+            ratelimit.hit(request, "write")
             services.update_profile(
                 user=request.user,
                 display_name=form.cleaned_data["display_name"],

@@ -319,4 +319,8 @@ RATE_LIMITS = {
     "comment": env.str("RATE_LIMIT_COMMENT", default="10/60"),
     "like": env.str("RATE_LIMIT_LIKE", default="60/60"),
     "report": env.str("RATE_LIMIT_REPORT", default="10/3600"),
+    # Every other write: edits, deletes, features, follows, moderation, settings, marking read.
+    "write": env.str("RATE_LIMIT_WRITE", default="30/60"),
+    # The live preview asks on typing pauses (700 ms): room for a fast typist, not a flood.
+    "preview": env.str("RATE_LIMIT_PREVIEW", default="60/60"),
 }

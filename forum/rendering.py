@@ -87,9 +87,21 @@ def render_article_markdown(source: str) -> str:
 MENTION = re.compile(r"(?<![\w@/])@([\w.\-·]{2,30})")
 
 
-def find_mentions(source: str) -> set[str]:
-    """Display names that the text mentions (before knowing whether they exist)."""
-    return {name.rstrip(".-") for name in MENTION.findall(source)}
+# One comment links (and notifies) at most this many people; further @names stay plain text.
+# A comment naming 150 people once sent 150 emails.
+MAX_MENTIONS = 10
+
+
+def find_mentions(source: str) -> list[str]:
+    """The first MAX_MENTIONS distinct display names the text mentions, in order (before
+    knowing whether they exist); names differing only in case count once."""
+    names: dict[str, str] = {}
+    for found in MENTION.findall(source):
+        name = found.rstrip(".-")
+        names.setdefault(name.lower(), name)
+        if len(names) == MAX_MENTIONS:
+            break
+    return list(names.values())
 
 
 def _link_mentions(state: StateCore) -> None:

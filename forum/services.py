@@ -103,7 +103,7 @@ def render_comment_and_mentions(body: str) -> tuple[str, set[int]]:
         users = {user.display_name.lower(): user for user in found}
     linked: set[int] = set()
 
-    def resolve(name: str) -> str | None:
+    def resolve(name: str) -> str | None:  # names past the cap were not looked up: plain text
         user = users.get(name.lower())
         if user is None:
             return None

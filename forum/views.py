@@ -355,6 +355,7 @@ def _form_partial(request, article, form, *, status: int = 200, new_thread=None)
 def comment_preview(request):
     if not permissions.can_write(request.user):
         return HttpResponse(_("Log in with a verified email to preview."), status=403)
+    ratelimit.hit(request, "preview")
     form = CommentForm(request.POST)
     valid = form.is_valid()
     if request.htmx:
@@ -453,6 +454,7 @@ def comment_edit(request, pk: int):
     if request.method == "POST":
         form = CommentForm(request.POST, auto_id=auto_id)
         if form.is_valid():
+            ratelimit.hit(request, "write")
             services.edit_comment(comment=comment, body=form.cleaned_data["body"])
             if request.htmx:
                 return _vary(HttpResponse(render_comment(request, comment)))
@@ -476,6 +478,7 @@ def comment_delete(request, pk: int):
         return _login_required(request, comment.get_absolute_url())
     permissions.check_can_edit_comment(request.user, comment)
     if request.method == "POST":
+        ratelimit.hit(request, "write")
         services.delete_comment(comment=comment)
         if request.htmx:
             return _vary(
@@ -545,6 +548,7 @@ def comment_feature(request, pk: int):
     if request.POST.get("featured") not in ("0", "1"):
         return _bad_request(request, _("Say whether to feature (1) or unfeature (0)."))
     featured = request.POST["featured"] == "1"
+    ratelimit.hit(request, "write")
     services.set_comment_featured(comment=comment, featured=featured, by=request.user)
     if request.htmx:
         return HttpResponse(headers={"HX-Refresh": "true"})

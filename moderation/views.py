@@ -93,6 +93,7 @@ def _moderate(request, pk: int, *, action: str):
         message = _("This comment is not in a state where that applies.")
         return render(request, "400.html", {"message": message}, status=409)
     if request.method == "POST" and form.is_valid():
+        ratelimit.hit(request, "write")
         reason = form.cleaned_data["reason"]
         if action == "hide":
             services.hide_comment(comment=comment, by=request.user, reason=reason)

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from forum import selectors as forum_selectors
+from moderation import ratelimit
 
 from . import selectors, services
 from .enums import Kind
@@ -47,6 +48,7 @@ def open_notification(request, pk: int):
 @require_POST
 def mark_read(request, pk: int):
     get_object_or_404(Notification, pk=pk, recipient=request.user)
+    ratelimit.hit(request, "write")
     services.mark_read(user=request.user, notification_id=pk)
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Refresh": "true"})
@@ -56,6 +58,7 @@ def mark_read(request, pk: int):
 @login_required
 @require_POST
 def mark_all_read(request):
+    ratelimit.hit(request, "write")
     services.mark_read(user=request.user)
     messages.success(request, _("All notifications are marked as read."))
     return redirect("notifications:inbox")
@@ -68,6 +71,7 @@ def preferences(request):
     form = PreferencesForm(request.POST or None, initial_deliveries=current)
     if request.method == "POST":
         if form.is_valid():
+            ratelimit.hit(request, "write")
             services.set_preferences(user=request.user, deliveries=form.cleaned_data)
             messages.success(request, _("Your notification settings were saved."))
             return redirect("notifications:settings")
@@ -93,6 +97,7 @@ def unsubscribe(request, token: str):
 @require_POST
 def follow_column(request, slug: str):
     column = forum_selectors.get_column(slug=slug)
+    ratelimit.hit(request, "write")
     following = services.toggle_follow(user=request.user, column=column)
     if request.htmx:
         return render(
@@ -105,6 +110,7 @@ def follow_column(request, slug: str):
 @require_POST
 def follow_article(request, column_slug: str, slug: str):
     article = forum_selectors.get_article(column_slug=column_slug, slug=slug)
+    ratelimit.hit(request, "write")
     following = services.toggle_follow(user=request.user, article=article)
     if request.htmx:
         return render(

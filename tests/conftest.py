@@ -85,7 +85,9 @@ def celery_worker_on_redis(transactional_db):
 def _generous_rate_limits(settings):
     """Tests post from one address far faster than people do, with accounts made a moment ago:
     no rate limits and no holding of new accounts' links, unless a moderation test sets them."""
-    settings.RATE_LIMITS = {"comment": "100000/60", "like": "100000/60", "report": "100000/60"}
+    settings.RATE_LIMITS = {
+        scope: "100000/60" for scope in ("comment", "like", "report", "write", "preview")
+    }
     settings.HOLD_FIRST_COMMENTS_WITH_LINKS = 0
 
 

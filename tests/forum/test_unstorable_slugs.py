@@ -41,3 +41,12 @@ def test_the_preview_page_refuses_a_nul_in_its_chapter_fields_with_a_404(
     response = reader_client.post("/comments/preview/", data)
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("bad", BAD.values(), ids=BAD.keys())
+@pytest.mark.parametrize(
+    "pattern",
+    ["/follow/column/{bad}/", "/follow/article/{bad}/why-pods/", "/follow/article/deep-k8s/{bad}/"],
+)
+def test_following_a_slug_no_row_can_hold_is_a_404(reader_client, article, bad, pattern):
+    assert reader_client.post(pattern.format(bad=bad)).status_code == 404

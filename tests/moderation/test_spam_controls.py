@@ -61,7 +61,13 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def limits(settings, clock):
-    settings.RATE_LIMITS = {"comment": "2/60", "like": "3/60", "report": "1/60"}
+    settings.RATE_LIMITS = {
+        "comment": "2/60",
+        "like": "3/60",
+        "report": "1/60",
+        "write": "2/60",
+        "preview": "2/60",
+    }
     return settings.RATE_LIMITS
 
 
@@ -674,3 +680,79 @@ def test_hidden_removed_held_and_approved_comments_keep_every_count_right(
     out = io.StringIO()
     call_command("recount", "--check", stdout=out)  # raises CommandError on any drift
     assert "All counters are right." in out.getvalue()
+
+
+# --- Every write is rate-limited (edits, deletes, follows, settings, previews) ---------------
+
+WRITES = {
+    "edit": lambda c, comment, article: c.post(
+        reverse("forum:comment-edit", args=[comment.pk]), {"body": f"edit {comment.pk} {c.n}"}
+    ),
+    "follow": lambda c, comment, article: c.post(
+        reverse("notifications:follow-article", args=[article.column.slug, article.slug])
+    ),
+    "feature": lambda c, comment, article: c.post(
+        reverse("forum:comment-feature", args=[comment.pk]), {"featured": "1"}
+    ),
+    "preferences": lambda c, comment, article: c.post(
+        reverse("notifications:settings"), {kind: "digest" for kind in Kind.values}
+    ),
+    "mark-all-read": lambda c, comment, article: c.post(reverse("notifications:read-all")),
+    "preview": lambda c, comment, article: c.post(
+        reverse("forum:comment-preview"), {"body": "hi"}, HTTP_HX_REQUEST="true"
+    ),
+}
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_the_third_write_of_a_kind_in_a_minute_is_a_429(limits, article, column_author, write):
+    # The column's author: allowed every one of these writes on their own comment.
+    comment = CommentFactory(article=article, author=column_author, body="Mine")
+    client = client_as(column_author)
+    for n in range(2):
+        client.n = n
+        assert WRITES[write](client, comment, article).status_code < 400
+
+    client.n = 3
+    response = WRITES[write](client, comment, article)
+
+    assert response.status_code == 429
+    assert TOO_OFTEN in text_of(response)
+
+
+def test_a_refused_edit_changes_nothing(limits, article, reader):
+    comment = CommentFactory(article=article, author=reader, body="Original")
+    client = client_as(reader)
+    url = reverse("forum:comment-edit", args=[comment.pk])
+    for n in range(2):
+        client.post(url, {"body": f"Edit {n}"})
+
+    assert client.post(url, {"body": "Edit 3"}).status_code == 429
+    comment.refresh_from_db()
+    assert comment.body_md == "Edit 1"
+
+
+# --- Mentions: at most ten people per comment ------------------------------------------------
+
+
+def test_a_comment_naming_many_people_links_and_notifies_only_the_first_ten(
+    article, reader, mailoutbox, django_capture_on_commit_callbacks
+):
+    from selectolax.lexbor import LexborHTMLParser
+
+    from forum import services as forum_services
+    from forum.rendering import MAX_MENTIONS
+
+    people = [UserFactory(display_name=f"person{n:02d}") for n in range(15)]
+    body = " ".join(f"@{p.display_name}" for p in people) + " and @PERSON00 again"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        comment = forum_services.post_comment(article=article, author=reader, body=body)
+
+    links = LexborHTMLParser(comment.body_html).css("a.mention")
+    first_ten = [f"@person{n:02d}" for n in range(MAX_MENTIONS)]
+    assert [a.text() for a in links] == [*first_ten, "@PERSON00"]  # the same person again
+    assert "@person14" in comment.body_html  # the rest stay plain text
+    notified = Notification.objects.filter(kind=Kind.MENTION)
+    assert sorted(n.recipient.display_name for n in notified) == [p[1:] for p in first_ten]
+    assert len(mailoutbox) == MAX_MENTIONS
