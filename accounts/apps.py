@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = _("Accounts")
+    # Not "Accounts": allauth's app (email addresses) already has that name in the admin.
+    verbose_name = _("Users")
 
     def ready(self):
         from . import signals  # noqa: F401 - connects the receivers

@@ -5,8 +5,8 @@ forum.permissions.is_moderator) and superusers. Every decision goes through mode
 with `by=request.user`, so each writes its own audit row; nothing here writes moderation state
 directly, and the audit log and reports are read-only for everyone.
 
-- The queue is a custom view of the audit log admin: /admin/moderation/moderationaction/queue/
-  (one-click decisions POST to queue/<comment id>/<action>/, bulk decisions to queue/).
+- The queue is a custom view of the audit log admin, served at /admin/moderation/queue/ by
+  config/admin.py (one-click decisions POST to queue/<comment id>/<action>/, bulk ones to queue/).
 - `UserModerationMixin` gives the User admin its "Suspend…", "Ban…" and "Lift suspension"
   actions (changelist and change form), each through a confirmation page.
 - `ReportedFilter` is the Comment admin's "reported" filter.
@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -211,19 +211,7 @@ class ModerationActionAdmin(ReadOnlyAdmin):
             return "—"
         return f"{obj.before or '—'} → {obj.after or '—'}"
 
-    # The queue lives here: /admin/moderation/moderationaction/queue/.
-
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("queue/", view(self.queue_view), name="moderation_queue"),
-            path(
-                "queue/<int:pk>/<slug:action>/",
-                view(self.queue_action_view),
-                name="moderation_queue_act",
-            ),
-            *super().get_urls(),
-        ]
+    # The queue's views live here; config/admin.py serves them at /admin/moderation/queue/.
 
     def changelist_view(self, request, extra_context=None):
         extra = {"can_moderate": is_moderator(request.user), **(extra_context or {})}

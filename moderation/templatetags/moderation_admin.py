@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
 from django.utils.timesince import timesince
 
 from forum.permissions import is_moderator
@@ -23,7 +24,8 @@ def moderation_dashboard(context) -> dict:
 
 @register.filter
 def age(value) -> str:
-    """How long ago, in its largest unit only ("4 days", not "4 days, 2 hours")."""
-    if not value:
+    """How long ago, in its largest unit only ("4 days", not "4 days, 2 hours"); "" under a
+    minute, which templates say as "just now" (not "0 minutes ago")."""
+    if not value or (timezone.now() - value).total_seconds() < 60:
         return ""
     return timesince(value, depth=1)
