@@ -18,12 +18,15 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
+import tempfile
 import time as clock
 import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
@@ -665,29 +668,71 @@ def create_import_job(
     return job
 
 
+# How long a worker holds a running import without showing progress. Progress is written
+# (and the lease renewed) at least every few seconds while files are imported; a worker silent
+# this long is gone, and the job goes to whoever claims it next. Importing is idempotent (a
+# re-import changes nothing), so starting over loses no work that mattered.
+IMPORT_LEASE = timedelta(minutes=2)
+
+
+def claim_import_job(job_id: int) -> ImportJob | None:
+    """Take the job for this worker, or None if someone holds it or it is finished.
+
+    One conditional UPDATE decides: a pending job, or a running one whose lease ran out. Two
+    deliveries of the same task (late acks, a worker killed mid-import, the sweeper) can't both
+    win, and a redelivery no longer gives up on a job its dead first worker left "running".
+    """
+    now = timezone.now()
+    claimable = Q(status=ImportStatus.PENDING) | Q(status=ImportStatus.RUNNING, lease_until__lt=now)
+    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=ImportStatus.RUNNING, lease_until=now + IMPORT_LEASE, done=0
+    )
+    return ImportJob.objects.get(pk=job_id) if claimed else None
+
+
+def jobs_to_resume() -> list[int]:
+    """Jobs no worker is on: pending for a minute (the broker was down when they were saved,
+    or the task was lost) or running with an expired lease (their worker died)."""
+    now = timezone.now()
+    return list(
+        ImportJob.objects.filter(
+            Q(status=ImportStatus.PENDING, created_at__lt=now - timedelta(minutes=1))
+            | Q(status=ImportStatus.RUNNING, lease_until__lt=now)
+        ).values_list("pk", flat=True)
+    )
+
+
 def run_import_job(*, job_id: int) -> None:
-    """Import an uploaded job, reporting progress on the job row as it goes."""
-    job = ImportJob.objects.get(pk=job_id)
-    if job.status in (ImportStatus.RUNNING, ImportStatus.DONE):
-        return  # a redelivered task: the first delivery owns the job
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
-    try:
-        sources = list(iter_sources([job.upload.path]))
-    except (LegacyFormatError, OSError) as exc:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED,
-            errors=[{"file": job.upload.name, "line": None, "reason": str(exc)}],
-            finished_at=timezone.now(),
-        )
-        return
-    ImportJob.objects.filter(pk=job.pk).update(total=len(sources))
+    """Import an uploaded job, reporting progress on the job row as it goes.
+
+    The upload is read through the storage (`job.upload.open()`, never `.path`), so a worker on
+    another machine reads it as well as one beside the web process, given a storage they share.
+    """
+    job = claim_import_job(job_id)
+    if job is None:
+        return  # finished, or another worker holds it
+    with tempfile.TemporaryDirectory(prefix="colloquy-import-") as workdir:
+        local = Path(workdir) / Path(job.upload.name).name
+        try:
+            with job.upload.open("rb") as stored, local.open("wb") as copy:
+                shutil.copyfileobj(stored, copy, IMPORT_COPY_CHUNK)
+            sources = list(iter_sources([local]))
+        except (LegacyFormatError, OSError) as exc:
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.FAILED,
+                errors=[{"file": Path(job.upload.name).name, "line": None, "reason": str(exc)}],
+                finished_at=timezone.now(),
+                lease_until=None,
+            )
+            return
+    _renew(job.pk, total=len(sources))
     last_write = 0.0
 
     def progress(done: int, total: int, source: str) -> None:
         nonlocal last_write
         # A row update at most every quarter second: the progress bar polls once a second.
         if done == total or clock.monotonic() - last_write > 0.25:
-            ImportJob.objects.filter(pk=job.pk).update(done=done, total=total)
+            _renew(job.pk, done=done, total=total)
             last_write = clock.monotonic()
 
     report = import_sources(sources, author=job.author, column=job.column, progress=progress)
@@ -697,4 +742,14 @@ def run_import_job(*, job_id: int) -> None:
         summary=report.as_dict(),
         errors=report.skipped,
         finished_at=timezone.now(),
+        lease_until=None,
+    )
+
+
+IMPORT_COPY_CHUNK = 1 << 20
+
+
+def _renew(job_id: int, **progress) -> None:
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
+        lease_until=timezone.now() + IMPORT_LEASE, **progress
     )

@@ -301,6 +301,10 @@ class ImportJob(models.Model):
     summary = models.JSONField(_("summary"), default=dict, blank=True)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # While RUNNING, the worker holds the job until then and renews it as it makes progress; a
+    # RUNNING job whose lease ran out lost its worker (killed, its machine gone) and may be
+    # claimed again (forum.importing.run_import_job, swept by forum.tasks.sweep_import_jobs).
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("legacy import")
