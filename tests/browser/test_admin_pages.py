@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.core.files.base import ContentFile
 from django.test import RequestFactory
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from forum import services as forum_services
+from forum.enums import ImportStatus
+from forum.models import ImportJob
 from moderation import services as moderation
 from notifications.models import Notification
 
@@ -25,10 +28,14 @@ def _admin_urls(admin_user) -> list[str]:
         urls.append(reverse(f"{name}_changelist"))
         if model_admin.has_add_permission(request):
             urls.append(reverse(f"{name}_add"))
-        first = model._default_manager.order_by("pk").first()
-        if first is not None:
-            urls.append(reverse(f"{name}_change", args=[first.pk]))
+        for obj in model._default_manager.order_by("pk")[:2]:
+            urls.append(reverse(f"{name}_change", args=[obj.pk]))
     return urls
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.mark.parametrize(
@@ -40,6 +47,10 @@ def test_every_admin_page_in_both_languages(
     comment = forum_services.post_comment(article=article, author=other_reader, body="Buy now")
     moderation.report_comment(comment=comment, reporter=reader, reason="spam")
     moderation.hide_comment(comment=comment, by=admin_user, reason="spam")
+    for status in (ImportStatus.RUNNING, ImportStatus.DONE):  # the polling page, the summary
+        job = ImportJob(created_by=admin_user, status=status, total=2, done=1)
+        job.upload.save("chapter.md", ContentFile(b"# A chapter"), save=False)
+        job.save()
     assert Notification.objects.exists()
     page = new_page(locale=locale)
     log_in(page, admin_user)
