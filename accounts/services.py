@@ -26,8 +26,13 @@ def update_profile(
         fields.append("avatar")
         transaction.on_commit(lambda: user.avatar.storage.delete(old))
     elif avatar is not None:
+        # From the row: the profile form has already put the new file on `user`.
+        replaced = User.objects.filter(pk=user.pk).values_list("avatar", flat=True).get()
         user.avatar.save(avatar.name, avatar, save=False)
         fields.append("avatar")
+        if replaced:  # the old file would stay on disk (and public under /media/) forever
+            storage = user.avatar.storage
+            transaction.on_commit(lambda: storage.delete(replaced))
     user.save(update_fields=fields)
     return user
 

@@ -178,3 +178,63 @@ def test_password_change_with_wrong_old_password_changes_nothing(reader_client, 
     assert response.status_code == 200
     reader.refresh_from_db()
     assert not reader.check_password("another-long-pass-1")
+
+
+def _png_bomb(side: int = 13000) -> bytes:
+    """A valid 1-bit PNG of side×side black pixels: ~20 KB on disk, 169 megapixels decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_an_image_bomb_is_refused_before_it_is_decoded(reader_client, reader):
+    bomb = _png_bomb()
+    assert len(bomb) < 100_000
+
+    response = reader_client.post(
+        reverse("accounts:settings"),
+        {
+            "display_name": reader.display_name,
+            "bio": "",
+            "avatar": SimpleUploadedFile("bomb.png", bomb, content_type="image/png"),
+        },
+    )
+
+    assert response.status_code == 400
+    assert "The image is too large: at most 4096×4096 pixels." in response.text
+    reader.refresh_from_db()
+    assert not reader.avatar
+
+
+def test_a_replaced_avatar_file_is_deleted(
+    reader_client, reader, django_capture_on_commit_callbacks
+):
+    def upload():
+        with django_capture_on_commit_callbacks(execute=True):
+            reader_client.post(
+                reverse("accounts:settings"),
+                {"display_name": reader.display_name, "bio": "", "avatar": image_upload()},
+            )
+        reader.refresh_from_db()
+        return reader.avatar.path
+
+    first = upload()
+    second = upload()
+
+    assert first != second
+    import os
+
+    assert not os.path.exists(first)
+    assert os.path.exists(second)
