@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "forum",
     "notifications",
     "moderation",
+    "config.apps.ConfigConfig",  # the project's deploy checks (config/checks.py)
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.PrivateForSignedInMiddleware",  # Cache-Control: private when signed in
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -39,6 +39,34 @@ def test_starts_without_secret_key_in_debug(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x7Gm2vQpL9sT4wZ8yB1nC6dF3hJ5kR0uE-aX_oI2pV7qW9eS4tY6uU8iO1pA3sD",
+    "ALLOWED_HOSTS": "colloquy.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+    "EMAIL_HOST": "smtp.example.com",
+}
+
+
+@pytest.mark.parametrize(
+    ("missing", "says"),
+    [
+        ("REDIS_URL", "colloquy.E001"),  # each web process would count rate limits alone
+        ("EMAIL_HOST", "mail.E001"),  # mails would only be printed on the console
+    ],
+)
+def test_deploy_check_refuses_a_production_setup_missing_a_shared_service(
+    tmp_path, missing, says
+):
+    production = {k: v for k, v in PRODUCTION.items() if k != missing}
+
+    result = run_manage(["check", "--deploy"], production, tmp_path)
+
+    assert result.returncode != 0
+    assert says in result.stderr + result.stdout
+
+
 def test_deploy_check_is_clean_under_production_environment(tmp_path):
     production = {
         "DEBUG": "false",
@@ -87,3 +115,15 @@ def test_sqlite_file_database_switches_to_wal(tmp_path):
         timeout=60,
     )
     assert result.stdout.strip() == "wal", result.stderr
+
+
+@pytest.mark.django_db
+def test_signed_in_pages_are_private_to_shared_caches(client, reader, article):
+    anonymous = client.get(article.get_absolute_url())
+    client.force_login(reader)
+
+    for url in (article.get_absolute_url(), "/notifications/", "/settings/profile/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "private" in response.headers.get("Cache-Control", ""), url
+    assert "private" not in anonymous.headers.get("Cache-Control", "")
