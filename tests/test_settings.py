@@ -56,9 +56,7 @@ PRODUCTION = {
         ("EMAIL_HOST", "mail.E001"),  # mails would only be printed on the console
     ],
 )
-def test_deploy_check_refuses_a_production_setup_missing_a_shared_service(
-    tmp_path, missing, says
-):
+def test_deploy_check_refuses_a_production_setup_missing_a_shared_service(tmp_path, missing, says):
     production = {k: v for k, v in PRODUCTION.items() if k != missing}
 
     result = run_manage(["check", "--deploy"], production, tmp_path)

@@ -25,7 +25,7 @@ PAYLOADS = [
 
 def test_no_email_body_runs_anything(page, article, reader, other_reader):
     hostile = " ".join(PAYLOADS)
-    User.objects.filter(pk=other_reader.pk).update(display_name=hostile[:150])
+    User.objects.filter(pk=other_reader.pk).update(display_name='"><img src=x onerror=alert(1)>')
     Article.objects.filter(pk=article.pk).update(title=hostile[:200])
     actor = User.objects.get(pk=other_reader.pk)
     article.refresh_from_db()
