@@ -13,7 +13,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(args: list[str], env_overrides: dict[str, str], tmp_path: Path):
-    hidden = {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # Whatever the suite's own environment says (test.sh exports REDIS_URL, DATABASE_URL…)
+    # must not reach the fresh interpreter: each test states the whole environment it means.
+    hidden = {
+        "PYTEST_VERSION",
+        "DEBUG",
+        "SECRET_KEY",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "REDIS_URL",
+        "TEST_REDIS_URL",
+        "CELERY_BROKER_URL",
+        "EMAIL_HOST",
+        "ALLOWED_HOSTS",
+        "SITE_URL",
+    }
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env_overrides})
     return subprocess.run(
