@@ -204,6 +204,10 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 # Without a broker, tasks run in-process, after the commit that enqueued them.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, may the admin's legacy upload import inside the web request? Yes under
+# `make run` (runserver has no timeout); no in production, where gunicorn's timeout would kill
+# a long import half way: the upload form then says to use a worker or `manage.py import_legacy`.
+IMPORT_IN_WEB_PROCESS = env.bool("IMPORT_IN_WEB_PROCESS", default=DEBUG)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -235,8 +239,15 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+# Uploads of legacy pages for the importer: private (no URL, outside MEDIA_ROOT), deleted when
+# their job ends. With workers on other machines, point IMPORT_ROOT at a volume they share.
+IMPORT_ROOT = Path(env.str("IMPORT_ROOT", default=str(BASE_DIR / "var" / "imports")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "imports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": IMPORT_ROOT},
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -11,6 +12,8 @@ from moderation.admin import ReportedFilter
 
 from . import services
 from .importing import create_import_job
+from .legacy import LegacyFormatError, check_archive
+from .legacy.sources import MAX_UNPACKED_BYTES
 from .models import Article, Column, Comment, CommentRevision, ImportJob, Like
 
 
@@ -204,13 +207,43 @@ class ImportUploadForm(forms.Form):
         help_text=_("The author's display name, when the pages don't say it."),
     )
 
+    def clean(self):
+        if not settings.CELERY_BROKER_URL and not settings.IMPORT_IN_WEB_PROCESS:
+            # Without a broker the task would run inside this request, and a big upload
+            # outlives gunicorn's timeout: the worker is killed and the job left half done.
+            raise forms.ValidationError(
+                _(
+                    "Imports run on a Celery worker, and this site has none "
+                    "(CELERY_BROKER_URL is not set). Import on the server with "
+                    "“manage.py import_legacy”, or configure a broker and start a worker."
+                ),
+                code="no_worker",
+            )
+        return super().clean()
+
     def clean_files(self):
         files = self.cleaned_data["files"]
+        if sum(upload.size for upload in files) > MAX_UNPACKED_BYTES:
+            raise forms.ValidationError(
+                _("The files come to more than %(mb)s MB; import them in several uploads.")
+                % {"mb": MAX_UNPACKED_BYTES // (1024 * 1024)}
+            )
         for upload in files:
-            if not upload.name.lower().endswith((".md", ".zip", ".html", ".htm")):
+            if not upload.name.lower().endswith((".md", ".zip")):
                 raise forms.ValidationError(
-                    _("%(name)s is not a .md, .html or .zip file.") % {"name": upload.name}
+                    _("%(name)s is not a .md or .zip file.") % {"name": upload.name}
                 )
+            if upload.name.lower().endswith(".zip"):
+                # The central directory only: a bomb is refused before anything is stored.
+                try:
+                    check_archive(upload, upload.name)
+                except LegacyFormatError as exc:
+                    raise forms.ValidationError(
+                        _("%(name)s can't be imported: %(reason)s.")
+                        % {"name": upload.name, "reason": exc.reason}
+                    ) from None
+                finally:
+                    upload.seek(0)
         return files
 
 
@@ -221,7 +254,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["__str__", "status", "progress", "created_by", "created_at", "finished_at"]
     list_filter = ["status"]
     readonly_fields = [
-        "upload", "created_by", "created_at", "column", "author", "status", "done", "total",
+        "upload_name", "created_by", "created_at", "column", "author", "status", "done", "total",
         "summary", "errors", "finished_at",
     ]  # fmt: skip
     change_form_template = "admin/forum/importjob/change_form.html"
@@ -241,6 +274,11 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    @admin.display(description=_("file"))
+    def upload_name(self, obj):
+        # A name, not a link: the upload is private and deleted once the job ends.
+        return obj.upload.name.rpartition("/")[2]
 
     @admin.display(description=_("progress"))
     def progress(self, obj):

@@ -16,19 +16,20 @@ Keys (stable across runs and across the two formats of the old site):
 from __future__ import annotations
 
 import hashlib
-import io
+import itertools
+import logging
 import re
 import shutil
 import tempfile
 import time as clock
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import DatabaseError, transaction
 from django.db.models import CharField, Count, F, Max, Q, Value
 from django.db.models.functions import Cast, LPad
@@ -111,6 +112,7 @@ def import_sources(
     dry_run: bool = False,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    total: int | None = None,
 ) -> ImportReport:
     """Import every source; a file that fails is reported and skipped, the others go in.
 
@@ -118,15 +120,19 @@ def import_sources(
     per batch instead of a dozen per chapter). If a batch fails, it is rolled back and redone
     one chapter per transaction, so the bad file is found and skipped and nothing is
     half-imported. A dry run does all the work inside one transaction and rolls it back.
+    ``sources`` may be a lazy iterator (iter_sources); ``total`` is then what progress reports
+    as the number of files (count them with ``iter_sources(paths, read=False)``).
     """
-    sources = list(sources)
+    if total is None:
+        total = len(sources) if isinstance(sources, Sized) else 0
     report = ImportReport()
     run = ImportRun(report, author=author)
     done = 0
+    # Streamed: one batch of files (their bytes and parsed chapters) is in memory at a time.
     with transaction.atomic() if dry_run else nullcontext():
-        for start in range(0, len(sources), batch_size):
+        for batch in itertools.batched(sources, batch_size):
             parsed = []
-            for source in sources[start : start + batch_size]:
+            for source in batch:
                 report.files += 1
                 try:
                     parsed.append(
@@ -143,9 +149,10 @@ def import_sources(
                 for chapter in parsed:  # find the culprit: one chapter per transaction
                     if not run.apply([chapter]):
                         report.skip(chapter.source, None, f"could not be saved: {run.error}")
-            done += len(sources[start : start + batch_size])
+            del parsed
+            done += len(batch)
             if progress:
-                progress(done, len(sources), sources[done - 1].source)
+                progress(done, max(total, done), batch[-1].source)
         if dry_run:
             transaction.set_rollback(True)
     return report
@@ -652,19 +659,22 @@ def create_import_job(
     """Store the upload (several files are zipped into one) and enqueue the import."""
     from .tasks import import_legacy  # the task module imports this one
 
-    if len(uploads) == 1:
-        content, name = uploads[0], uploads[0].name
-    else:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for upload in uploads:
-                archive.writestr(upload.name, upload.read())
-        content, name = ContentFile(buffer.getvalue()), "upload.zip"
-    with transaction.atomic():
-        job = ImportJob(created_by=user, column=column, author=author)
-        job.upload.save(name, content, save=False)
-        job.save()
-        transaction.on_commit(lambda: import_legacy.delay(job.pk))
+    with tempfile.TemporaryFile() as bundle:
+        if len(uploads) == 1:
+            content, name = uploads[0], uploads[0].name
+        else:  # zipped through a temporary file, a chunk at a time (uploads may be large)
+            with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+                for upload in uploads:
+                    upload.seek(0)
+                    with archive.open(upload.name, "w", force_zip64=True) as member:
+                        shutil.copyfileobj(upload, member, IMPORT_COPY_CHUNK)
+            bundle.seek(0)
+            content, name = File(bundle), "upload.zip"
+        with transaction.atomic():
+            job = ImportJob(created_by=user, column=column, author=author)
+            job.upload.save(name, content, save=False)
+            job.save()
+            transaction.on_commit(lambda: import_legacy.delay(job.pk))
     return job
 
 
@@ -673,6 +683,13 @@ def create_import_job(
 # this long is gone, and the job goes to whoever claims it next. Importing is idempotent (a
 # re-import changes nothing), so starting over loses no work that mattered.
 IMPORT_LEASE = timedelta(minutes=2)
+
+
+# A job whose worker died this many times is not resumed again: it is what kills its worker
+# (memory, a parser bug), and resuming it forever would kill every worker in turn.
+MAX_IMPORT_ATTEMPTS = 3
+
+logger = logging.getLogger(__name__)
 
 
 def claim_import_job(job_id: int) -> ImportJob | None:
@@ -684,20 +701,39 @@ def claim_import_job(job_id: int) -> ImportJob | None:
     """
     now = timezone.now()
     claimable = Q(status=ImportStatus.PENDING) | Q(status=ImportStatus.RUNNING, lease_until__lt=now)
-    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
-        status=ImportStatus.RUNNING, lease_until=now + IMPORT_LEASE, done=0
+    claimed = ImportJob.objects.filter(
+        claimable, pk=job_id, attempts__lt=MAX_IMPORT_ATTEMPTS
+    ).update(
+        status=ImportStatus.RUNNING,
+        lease_until=now + IMPORT_LEASE,
+        done=0,
+        attempts=F("attempts") + 1,
     )
     return ImportJob.objects.get(pk=job_id) if claimed else None
 
 
 def jobs_to_resume() -> list[int]:
     """Jobs no worker is on: pending for a minute (the broker was down when they were saved,
-    or the task was lost) or running with an expired lease (their worker died)."""
+    or the task was lost) or running with an expired lease (their worker died). A job whose
+    workers died MAX_IMPORT_ATTEMPTS times is failed instead."""
     now = timezone.now()
+    lost = Q(status=ImportStatus.RUNNING, lease_until__lt=now)
+    for job in ImportJob.objects.filter(lost, attempts__gte=MAX_IMPORT_ATTEMPTS):
+        _finish(
+            job,
+            status=ImportStatus.FAILED,
+            errors=[
+                _error(
+                    job,
+                    f"the import stopped {job.attempts} times without finishing (its worker "
+                    "was stopped, perhaps out of memory); it is not tried again",
+                )
+            ],
+            only_if=lost,
+        )
     return list(
         ImportJob.objects.filter(
-            Q(status=ImportStatus.PENDING, created_at__lt=now - timedelta(minutes=1))
-            | Q(status=ImportStatus.RUNNING, lease_until__lt=now)
+            Q(status=ImportStatus.PENDING, created_at__lt=now - timedelta(minutes=1)) | lost
         ).values_list("pk", flat=True)
     )
 
@@ -707,25 +743,56 @@ def run_import_job(*, job_id: int) -> None:
 
     The upload is read through the storage (`job.upload.open()`, never `.path`), so a worker on
     another machine reads it as well as one beside the web process, given a storage they share.
+    Files are read and imported one batch at a time (an archive's limits are checked before
+    any member is read: forum.legacy.sources). However the job ends, it ends DONE or FAILED
+    with its upload deleted; messages name files inside the upload, never a server path.
     """
     job = claim_import_job(job_id)
     if job is None:
         return  # finished, or another worker holds it
     with tempfile.TemporaryDirectory(prefix="colloquy-import-") as workdir:
-        local = Path(workdir) / Path(job.upload.name).name
+        shown = _shown_names(workdir)
         try:
-            with job.upload.open("rb") as stored, local.open("wb") as copy:
-                shutil.copyfileobj(stored, copy, IMPORT_COPY_CHUNK)
-            sources = list(iter_sources([local]))
-        except (LegacyFormatError, OSError) as exc:
-            ImportJob.objects.filter(pk=job.pk).update(
+            report, total = _import_upload(job, Path(workdir), shown)
+        except LegacyFormatError as exc:
+            error = {"file": shown(exc.source) or _upload_name(job), "line": exc.line,
+                     "reason": exc.reason}  # fmt: skip
+            _finish(job, status=ImportStatus.FAILED, errors=[error])
+            return
+        except OSError:
+            logger.exception("import job %s: the upload could not be read", job.pk)
+            _finish(
+                job,
                 status=ImportStatus.FAILED,
-                errors=[{"file": Path(job.upload.name).name, "line": None, "reason": str(exc)}],
-                finished_at=timezone.now(),
-                lease_until=None,
+                errors=[_error(job, "the upload could not be read")],
             )
             return
-    _renew(job.pk, total=len(sources))
+        except Exception:
+            logger.exception("import job %s failed", job.pk)
+            _finish(
+                job,
+                status=ImportStatus.FAILED,
+                errors=[_error(job, "the import stopped on an unexpected error (it was logged)")],
+            )
+            raise
+    _finish(
+        job,
+        status=ImportStatus.DONE,
+        done=report.files,
+        total=max(total, report.files),
+        summary=report.as_dict(),
+        errors=report.skipped,
+    )
+
+
+def _import_upload(
+    job: ImportJob, workdir: Path, shown: Callable[[str], str]
+) -> tuple[ImportReport, int]:
+    local = workdir / _upload_name(job)
+    with job.upload.open("rb") as stored, local.open("wb") as copy:
+        shutil.copyfileobj(stored, copy, IMPORT_COPY_CHUNK)
+    total = sum(1 for _ in iter_sources([local], read=False))
+    _renew(job.pk, total=total)
     last_write = 0.0
 
     def progress(done: int, total: int, source: str) -> None:
@@ -735,15 +802,42 @@ def run_import_job(*, job_id: int) -> None:
             _renew(job.pk, done=done, total=total)
             last_write = clock.monotonic()
 
-    report = import_sources(sources, author=job.author, column=job.column, progress=progress)
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.DONE,
-        done=len(sources),
-        summary=report.as_dict(),
-        errors=report.skipped,
-        finished_at=timezone.now(),
-        lease_until=None,
+    sources = (replace(s, source=shown(s.source)) for s in iter_sources([local]))
+    report = import_sources(
+        sources, author=job.author, column=job.column, progress=progress, total=total
     )
+    return report, total
+
+
+def _shown_names(workdir: str) -> Callable[[str], str]:
+    """What a source is called in messages: its path inside the upload, without the temporary
+    folder the worker unpacked it in (no server path reaches the admin)."""
+    prefix = str(Path(workdir)) + "/"
+
+    def shown(source: str) -> str:
+        return source.removeprefix(prefix) if source else source
+
+    return shown
+
+
+def _upload_name(job: ImportJob) -> str:
+    return Path(job.upload.name).name
+
+
+def _error(job: ImportJob, reason: str) -> dict:
+    return {"file": _upload_name(job), "line": None, "reason": reason}
+
+
+def _finish(job: ImportJob, *, status: str, only_if: Q | None = None, **fields) -> None:
+    """End the job and delete its upload once that is committed (nothing needs it any more,
+    and an upload kept is an upload someone may one day serve)."""
+    with transaction.atomic():
+        finished = ImportJob.objects.filter(only_if or Q(), pk=job.pk).update(
+            status=status, finished_at=timezone.now(), lease_until=None, **fields
+        )
+        if finished and job.upload.name:
+            storage, name = job.upload.storage, job.upload.name
+            transaction.on_commit(lambda: storage.delete(name))
 
 
 IMPORT_COPY_CHUNK = 1 << 20

@@ -12,6 +12,7 @@ into its path.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -283,10 +284,17 @@ def import_upload_path(job: ImportJob, filename: str) -> str:
     return f"imports/{timezone.now():%Y/%m}/{filename}"
 
 
+def import_storage():
+    """Uploads of legacy pages: their own storage (STORAGES["imports"]), outside MEDIA_ROOT
+    and without a URL, so no web server that serves /media/ serves them; deleted once the job
+    ends (forum.importing._finish)."""
+    return storages["imports"]
+
+
 class ImportJob(models.Model):
     """One upload of legacy pages through the admin, imported by a Celery task."""
 
-    upload = models.FileField(_("file"), upload_to=import_upload_path)
+    upload = models.FileField(_("file"), upload_to=import_upload_path, storage=import_storage)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -305,6 +313,8 @@ class ImportJob(models.Model):
     # RUNNING job whose lease ran out lost its worker (killed, its machine gone) and may be
     # claimed again (forum.importing.run_import_job, swept by forum.tasks.sweep_import_jobs).
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Claims so far; after MAX_IMPORT_ATTEMPTS the job is failed, not resumed again.
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("legacy import")

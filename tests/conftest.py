@@ -82,6 +82,20 @@ def celery_worker_on_redis(transactional_db):
 
 
 @pytest.fixture(autouse=True)
+def _private_uploads(settings, tmp_path_factory):
+    """Import uploads go to a temporary folder, never the checkout's var/imports/."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "imports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path_factory.mktemp("imports")},
+        },
+    }
+    # Tasks run eagerly in tests: the admin upload imports in the request, as under make run.
+    settings.IMPORT_IN_WEB_PROCESS = True
+
+
+@pytest.fixture(autouse=True)
 def _generous_rate_limits(settings):
     """Tests post from one address far faster than people do, with accounts made a moment ago:
     no rate limits and no holding of new accounts' links, unless a moderation test sets them."""

@@ -20,7 +20,7 @@ from .model import LegacyChapter, LegacyComment, LegacyFormatError, LegacyReply,
 from .normalize import chapter_key, chapter_title_from_filename, clean_markup, normalize_text
 from .parser import detect_format, parse_chapter, parse_source
 from .render import render_export_chapter
-from .sources import iter_sources, read_nav, read_site_name
+from .sources import check_archive, iter_sources, read_nav, read_site_name
 
 
 def iter_chapters(paths):
@@ -36,6 +36,7 @@ __all__ = [
     "LegacyReply",
     "LegacySource",
     "chapter_key",
+    "check_archive",
     "chapter_title_from_filename",
     "clean_markup",
     "detect_format",

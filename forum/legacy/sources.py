@@ -10,7 +10,19 @@ from pathlib import Path
 from .model import LegacyFormatError, LegacySource
 from .normalize import leading_number, split_column_prefix
 
-MAX_MEMBER_BYTES = 64 * 1024 * 1024
+# --- What an archive may unpack to -----------------------------------------------------------
+# An upload is hostile until proven otherwise: a 2 MB zip can declare a gigabyte of members, and
+# a zip can hold itself. Every archive's central directory is checked before any member is
+# read; zipfile never returns more than a member's declared size, so the declared sizes bound
+# the work. The budget is per walk (one iter_sources call), nested archives included. The whole
+# real archive of 186 columns is 64 MB unpacked in 8,368 entries, far inside every limit.
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one chapter file (the largest real one is ~200 KB)
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # all members of all archives of one walk
+MAX_ARCHIVE_MEMBERS = 50_000  # entries of all archives of one walk
+MAX_RATIO = 100  # declared size / compressed size of a member over RATIO_FLOOR bytes
+RATIO_FLOOR = 1024 * 1024
+MAX_NESTING = 3  # a zip in a zip in a zip, no deeper
+_MB = 1024 * 1024
 _SKIPPED_NAMES = {"index.md", "readme.md"}
 
 # --- mkdocs.yml (no PyYAML: the simple form the archive uses) --------------------------------
@@ -145,6 +157,55 @@ def _fix_member_names(archive: zipfile.ZipFile) -> None:
             archive.NameToInfo[name] = info
 
 
+class ArchiveBudget:
+    """What the archives of one walk may still unpack to (see the limits at the top)."""
+
+    def __init__(self) -> None:
+        self.members = 0
+        self.unpacked = 0
+
+    def admit(self, archive: zipfile.ZipFile, source: str) -> None:
+        """Refuse the archive, before reading any member, if it would exceed a limit."""
+        for info in archive.infolist():
+            self.members += 1
+            self.unpacked += info.file_size
+            if self.members > MAX_ARCHIVE_MEMBERS:
+                raise LegacyFormatError(
+                    f"the archive holds more than {MAX_ARCHIVE_MEMBERS} files", source=source
+                )
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise LegacyFormatError(
+                    f"{info.filename} would unpack to {info.file_size // _MB} MB "
+                    f"(at most {MAX_MEMBER_BYTES // _MB} MB a file)",
+                    source=source,
+                )
+            if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(
+                info.compress_size, 1
+            ):
+                raise LegacyFormatError(
+                    f"{info.filename} is compressed more than {MAX_RATIO} to 1 "
+                    "(a zip bomb, not text)",
+                    source=source,
+                )
+            if self.unpacked > MAX_UNPACKED_BYTES:
+                raise LegacyFormatError(
+                    f"the archive would unpack to more than {MAX_UNPACKED_BYTES // _MB} MB",
+                    source=source,
+                )
+
+
+def check_archive(file, name: str) -> None:
+    """Raise LegacyFormatError unless ``file`` (a path or a seekable binary file) is a zip
+    within the limits. Reads the central directory only (nested archives are checked when
+    the import opens them)."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise LegacyFormatError("not a readable zip archive", source=name) from None
+    with archive:
+        ArchiveBudget().admit(archive, name)
+
+
 def _read(node, source: str) -> bytes:
     if isinstance(node, zipfile.Path):
         info = node.root.getinfo(node.at)
@@ -167,8 +228,11 @@ def _is_chapter_name(name: str) -> bool:
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, *, read: bool = True) -> None:
         self.seen: set[str] = set()
+        self.budget = ArchiveBudget()
+        self.read = read  # False: find the files without reading them (to count them)
+        self.nesting = 0
 
     def source(self, node, column: str, position: int | None) -> Iterator[LegacySource]:
         source = str(node)
@@ -176,9 +240,8 @@ class _Walker:
         if key in self.seen:
             return
         self.seen.add(key)
-        yield LegacySource(
-            source=source, column=column, position=position, data=_read(node, source)
-        )
+        data = _read(node, source) if self.read else b""
+        yield LegacySource(source=source, column=column, position=position, data=data)
 
     def path(self, node, *, explicit: bool) -> Iterator[LegacySource]:
         if node.is_dir():
@@ -194,13 +257,18 @@ class _Walker:
 
     def zip(self, node) -> Iterator[LegacySource]:
         source = str(node)
+        if self.nesting >= MAX_NESTING:
+            raise LegacyFormatError(f"archives nested more than {MAX_NESTING} deep", source=source)
         if isinstance(node, Path):
             root = _open_zip(node, source)
         else:  # a zip inside a zip
             root = _open_zip(io.BytesIO(_read(node, source)), source)
+        self.nesting += 1
         try:
+            self.budget.admit(root.root, source)
             yield from self.folder(root)
         finally:
+            self.nesting -= 1
             root.root.close()
 
     def file(self, node) -> Iterator[LegacySource]:
@@ -294,7 +362,7 @@ def _zip_parent(node: zipfile.Path):
     return zipfile.Path(node.root, parent + "/" if parent else "")
 
 
-def iter_sources(paths: list[str | Path]) -> Iterator[LegacySource]:
+def iter_sources(paths: list[str | Path], *, read: bool = True) -> Iterator[LegacySource]:
     """One LegacySource per chapter file under ``paths``, in a deterministic order.
 
     Each path may be a chapter file, a folder (an export column: ``mkdocs.yml`` + ``docs/``;
@@ -306,8 +374,12 @@ def iter_sources(paths: list[str | Path]) -> Iterator[LegacySource]:
     ``README.md``, ``<column>.md`` column pages, ``mkdocs.yml``, hidden files, non-``.md``
     files inside folders. Folders are walked in natural name order (``2 …`` before ``10 …``);
     a file reached twice is yielded once.
+
+    Files are read one at a time, as they are yielded (``read=False``: not at all, ``data`` is
+    empty; to count them). Archives beyond the limits at the top of this module raise
+    LegacyFormatError before any of their members is read.
     """
-    walker = _Walker()
+    walker = _Walker(read=read)
     for path in paths:
         node = Path(path)
         if not node.exists():

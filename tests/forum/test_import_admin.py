@@ -80,7 +80,7 @@ def test_upload_of_a_wrong_file_type_is_refused_with_a_message(client, importer)
     response = client.post(reverse(ADD_URL), {"files": [bogus]})
 
     assert response.status_code == 400
-    assert "virus.exe is not a .md, .html or .zip file." in response.text
+    assert "virus.exe is not a .md or .zip file." in response.text
     assert not ImportJob.objects.exists()
 
 

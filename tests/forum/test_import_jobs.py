@@ -106,7 +106,7 @@ def test_a_job_is_read_through_the_storage_not_a_local_path(settings, monkeypatc
     # A worker on another machine (or a storage such as S3) has no local path for the upload.
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "imports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     }
     job = _job()
 

@@ -73,6 +73,7 @@ def test_a_job_whose_worker_was_killed_mid_import_is_finished_by_another(setting
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "IMPORT_ROOT": str(settings.STORAGES["imports"]["OPTIONS"]["location"]),
         "SECRET_KEY": "test-only-secret-key-for-a-worker-subprocess-0123456789",
     }
     env.pop("REDIS_URL", None)

@@ -24,22 +24,28 @@ class Command(BaseCommand):
 
     def handle(self, *args, paths, dry_run, column, author, verbosity=1, **options):
         try:
-            sources = list(iter_sources(paths))
+            # Counted first without reading a file (for the progress bar), then read and
+            # imported a batch at a time: an archive of any size fits in memory.
+            total = sum(1 for _ in iter_sources(paths, read=False))
+            if not total:
+                raise CommandError("No legacy chapter files found in: " + ", ".join(paths))
+            with tqdm(
+                total=total, unit="file", disable=verbosity == 0, file=self.stderr._out
+            ) as bar:
+
+                def progress(done: int, total: int, source: str) -> None:
+                    bar.update(done - bar.n)
+
+                report = import_sources(
+                    iter_sources(paths),
+                    author=author,
+                    column=column,
+                    dry_run=dry_run,
+                    progress=progress,
+                    total=total,
+                )
         except (LegacyFormatError, OSError) as exc:
             raise CommandError(str(exc)) from exc
-        if not sources:
-            raise CommandError("No legacy chapter files found in: " + ", ".join(paths))
-
-        with tqdm(
-            total=len(sources), unit="file", disable=verbosity == 0, file=self.stderr._out
-        ) as bar:
-
-            def progress(done: int, total: int, source: str) -> None:
-                bar.update(done - bar.n)
-
-            report = import_sources(
-                sources, author=author, column=column, dry_run=dry_run, progress=progress
-            )
         self.print_summary(report, dry_run=dry_run)
 
     def print_summary(self, report: ImportReport, *, dry_run: bool) -> None:
