@@ -22,6 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from .enums import CommentStatus, ImportStatus, ReplyRole
 
 PATH_SEGMENT_WIDTH = 10
+# The deepest a reply goes (a root is depth 0). A reply to a comment at this depth becomes its
+# sibling, under the same parent, and names the person it answers with an @mention
+# (forum.services.post_comment). The path then holds at most MAX_DEPTH + 1 segments: 1,010
+# characters of its 2,000 (PostgreSQL refused the 200th level when depth was unlimited).
+MAX_DEPTH = 100
 
 
 def path_segment(pk: int) -> str:

@@ -7,6 +7,7 @@ a discussion looks like bumps the article's `thread_version`, the key of its cac
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,8 @@ from moderation import policy as moderation_policy
 from notifications import services as notifications
 
 from .enums import CommentStatus
-from .models import Article, Column, Comment, CommentRevision, Like, path_segment
+from .forms import COMMENT_MAX_LENGTH
+from .models import MAX_DEPTH, Article, Column, Comment, CommentRevision, Like, path_segment
 from .rendering import find_mentions, render_article_markdown, render_comment_markdown
 
 
@@ -126,8 +128,17 @@ def post_comment(
     parent: Comment | None = None,
     created_at: datetime | None = None,
 ) -> Comment:
-    """Create a comment (a root when `parent` is None) and keep every counter in step."""
+    """Create a comment (a root when `parent` is None) and keep every counter in step.
+
+    A reply to a comment at MAX_DEPTH goes beside it instead, under the same parent, and starts
+    with an @mention of the person it answers (who is told, as for any mention)."""
     now = created_at or timezone.now()
+    if parent is not None and parent.depth >= MAX_DEPTH:
+        answered = parent.author.display_name
+        parent = parent.parent
+        if not re.match(rf"@{re.escape(answered)}(?![\w.\-·])", body, re.IGNORECASE):
+            mentioned_body = f"@{answered} {body}"
+            body = mentioned_body if len(mentioned_body) <= COMMENT_MAX_LENGTH else body
     body_html, mentioned = render_comment_and_mentions(body)
     status = moderation_policy.initial_status(author=author, body=body)
     comment = Comment.objects.create(
