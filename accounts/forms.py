@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from .models import User, display_name_validator
+from .models import User, display_name_validator, validate_display_name_characters
 
 AVATAR_SIZE = 256
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
@@ -24,7 +24,7 @@ class DisplayNameField(forms.CharField):
         kwargs.setdefault("label", _("Display name"))
         kwargs.setdefault("min_length", 2)
         kwargs.setdefault("max_length", 30)
-        kwargs.setdefault("validators", [display_name_validator])
+        kwargs.setdefault("validators", [display_name_validator, validate_display_name_characters])
         kwargs.setdefault(
             "help_text", _("How others see you, 2–30 characters. Chinese is welcome.")
         )

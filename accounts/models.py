@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Length, Lower
@@ -17,6 +20,41 @@ display_name_validator = RegexValidator(
     r"^[\w.\-·]{2,30}\Z",
     _("2 to 30 characters: letters (Chinese too), digits, “_”, “-”, “.” or “·”; no spaces."),
 )
+
+
+# Characters a name may not hold although \w matches them: they render as nothing (Hangul and
+# Braille fillers, format characters such as zero-width joiners), so "alice" + U+3164 would show
+# as "alice".
+_INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u17b4", "\u17b5"}
+# Scripts whose letters copy Latin ones ("аdmin" with a Cyrillic а): a name may use one of them.
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def validate_display_name_characters(name: str) -> None:
+    """Refuse names that look like another: invisible characters, compatibility forms (NFKC
+    changes them: fullwidth "ＡＤＭＩＮ", ligatures) and Latin mixed with Cyrillic or Greek.
+
+    Names of one script that copy another name entirely (a Cyrillic "раураl") need the Unicode
+    confusable skeleton (TR39), which is not done here yet."""
+    if any(c in _INVISIBLE or unicodedata.category(c) in {"Cf", "Me"} for c in name):
+        raise ValidationError(_("The name holds an invisible character."), code="invisible")
+    if unicodedata.normalize("NFKC", name) != name:
+        raise ValidationError(
+            _("Use plain letters: the name holds full-width or compatibility characters."),
+            code="compatibility",
+        )
+    scripts = {
+        script
+        for c in name
+        if c.isalpha()
+        for script in _LOOKALIKE_SCRIPTS
+        if unicodedata.name(c, "").startswith(script + " ")
+    }
+    if len(scripts) > 1:
+        raise ValidationError(
+            _("Use one alphabet: the name mixes Latin, Cyrillic or Greek letters."),
+            code="mixed_script",
+        )
 
 
 # A ban is a suspension that ends in this year: far enough to mean "never".
@@ -51,7 +89,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Nullable: legacy accounts made by the importer have no email until an admin links one.
     email = models.EmailField(_("email address"), null=True, blank=True, unique=True)
     display_name = models.CharField(
-        _("display name"), max_length=30, validators=[display_name_validator]
+        _("display name"),
+        max_length=30,
+        validators=[display_name_validator, validate_display_name_characters],
     )
     avatar = models.ImageField(_("avatar"), upload_to="avatars/", blank=True)
     avatar_url = models.URLField(

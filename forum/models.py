@@ -17,6 +17,9 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from .enums import CommentStatus, ImportStatus, ReplyRole
@@ -289,11 +292,26 @@ def import_upload_path(job: ImportJob, filename: str) -> str:
     return f"imports/{timezone.now():%Y/%m}/{filename}"
 
 
+class _ImportStorage(LazyObject):
+    # Resolved at first use, not when the model class is built: settings (and tests) decide.
+    def _setup(self):
+        self._wrapped = storages["imports"]
+
+
+_import_storage = _ImportStorage()
+
+
+@receiver(setting_changed)
+def _storages_changed(*, setting, **kwargs):  # as Django does for default_storage
+    if setting == "STORAGES":
+        _import_storage._wrapped = empty
+
+
 def import_storage():
     """Uploads of legacy pages: their own storage (STORAGES["imports"]), outside MEDIA_ROOT
     and without a URL, so no web server that serves /media/ serves them; deleted once the job
     ends (forum.importing._finish)."""
-    return storages["imports"]
+    return _import_storage
 
 
 class ImportJob(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils.functional import empty
 
 from tests.factories import ArticleFactory, ColumnFactory, UserFactory, moderators_group
 
@@ -91,6 +92,9 @@ def _private_uploads(settings, tmp_path_factory):
             "OPTIONS": {"location": tmp_path_factory.mktemp("imports")},
         },
     }
+    from forum import models as forum_models
+
+    forum_models._import_storage._wrapped = empty  # the field's storage follows the setting
     # Tasks run eagerly in tests: the admin upload imports in the request, as under make run.
     settings.IMPORT_IN_WEB_PROCESS = True
 
