@@ -7,16 +7,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from .models import User, display_name_validator, validate_display_name_characters
+from .models import (
+    TAKEN_NAME,
+    User,
+    display_name_looks_taken,
+    display_name_validator,
+    validate_display_name_characters,
+)
 
 AVATAR_SIZE = 256
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
 # Checked from the header, before any pixel is decoded (an image bomb is small on disk).
 AVATAR_MAX_SIDE = 4096
-
-
-def display_name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
-    return User.objects.filter(display_name__iexact=name).exclude(pk=exclude_pk).exists()
 
 
 class DisplayNameField(forms.CharField):
@@ -38,8 +40,8 @@ class SignupForm(forms.Form):
 
     def clean_display_name(self):
         name = self.cleaned_data["display_name"]
-        if display_name_taken(name):
-            raise forms.ValidationError(_("This display name is taken."))
+        if display_name_looks_taken(name):
+            raise forms.ValidationError(TAKEN_NAME)
         return name
 
     def signup(self, request, user):
@@ -85,8 +87,8 @@ class ProfileForm(forms.ModelForm):
 
     def clean_display_name(self):
         name = self.cleaned_data["display_name"]
-        if display_name_taken(name, exclude_pk=self.instance.pk):
-            raise forms.ValidationError(_("This display name is taken."))
+        if display_name_looks_taken(name, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(TAKEN_NAME)
         return name
 
     def clean_avatar(self):

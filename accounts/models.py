@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import unicodedata
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import GreaterThanOrEqual
@@ -13,48 +10,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-# Letters of any script (Chinese included), digits, "_", "-", "." and "·"; no spaces or "@",
-# so that "@name" in a comment is unambiguous. Imported legacy names are kept as they were and
-# do not pass through this validator.
-display_name_validator = RegexValidator(
-    r"^[\w.\-·]{2,30}\Z",
-    _("2 to 30 characters: letters (Chinese too), digits, “_”, “-”, “.” or “·”; no spaces."),
-)
+# The rules live in accounts/names.py; the names stay importable from here (migrations use them).
+from .names import display_name_validator, name_skeleton, validate_display_name_characters
+
+__all__ = ["display_name_validator", "validate_display_name_characters"]
+
+TAKEN_NAME = _("This display name is taken, or looks like one that is.")
 
 
-# Characters a name may not hold although \w matches them: they render as nothing (Hangul and
-# Braille fillers, format characters such as zero-width joiners), so "alice" + U+3164 would show
-# as "alice".
-_INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u17b4", "\u17b5"}
-# Scripts whose letters copy Latin ones ("аdmin" with a Cyrillic а): a name may use one of them.
-_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
-
-
-def validate_display_name_characters(name: str) -> None:
-    """Refuse names that look like another: invisible characters, compatibility forms (NFKC
-    changes them: fullwidth "ＡＤＭＩＮ", ligatures) and Latin mixed with Cyrillic or Greek.
-
-    Names of one script that copy another name entirely (a Cyrillic "раураl") need the Unicode
-    confusable skeleton (TR39), which is not done here yet."""
-    if any(c in _INVISIBLE or unicodedata.category(c) in {"Cf", "Me"} for c in name):
-        raise ValidationError(_("The name holds an invisible character."), code="invisible")
-    if unicodedata.normalize("NFKC", name) != name:
-        raise ValidationError(
-            _("Use plain letters: the name holds full-width or compatibility characters."),
-            code="compatibility",
-        )
-    scripts = {
-        script
-        for c in name
-        if c.isalpha()
-        for script in _LOOKALIKE_SCRIPTS
-        if unicodedata.name(c, "").startswith(script + " ")
-    }
-    if len(scripts) > 1:
-        raise ValidationError(
-            _("Use one alphabet: the name mixes Latin, Cyrillic or Greek letters."),
-            code="mixed_script",
-        )
+def display_name_looks_taken(name: str, *, exclude_pk: int | None = None) -> bool:
+    """Another account's name equals this one ignoring case, or looks the same (skeleton)."""
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
+    return others.filter(
+        models.Q(display_name__iexact=name) | models.Q(display_name_skeleton=name_skeleton(name))
+    ).exists()
 
 
 # A ban is a suspension that ends in this year: far enough to mean "never".
@@ -93,6 +62,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=30,
         validators=[display_name_validator, validate_display_name_characters],
     )
+    # name_skeleton(display_name), kept by save(): two names that look alike share it. NULL only
+    # for an account whose name already collided when the column was added (it keeps its name
+    # until it changes it); NULLs don't collide in the unique constraint, "" would.
+    display_name_skeleton = models.CharField(max_length=200, null=True, editable=False)  # noqa: DJ001
     avatar = models.ImageField(_("avatar"), upload_to="avatars/", blank=True)
     avatar_url = models.URLField(
         _("external avatar URL"), max_length=500, blank=True, help_text=_("Imported legacy avatar.")
@@ -142,6 +115,11 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="user_display_name_ci_unique",
                 violation_error_message=_("This display name is taken."),
             ),
+            models.UniqueConstraint(
+                fields=["display_name_skeleton"],
+                name="user_display_name_skeleton_unique",
+                violation_error_message=_("This display name looks like one that is taken."),
+            ),
             models.CheckConstraint(
                 condition=GreaterThanOrEqual(Length("display_name"), 1),
                 name="user_display_name_not_empty",
@@ -164,6 +142,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         if self.email:
             self.email = self.__class__.objects.normalize_email(self.email).lower()
+        # Here and not as a constraint check: the skeleton is not a form field, so ModelForms
+        # (the admin's too) would skip its constraint and the save would fail instead.
+        if self.display_name and display_name_looks_taken(self.display_name, exclude_pk=self.pk):
+            raise ValidationError({"display_name": TAKEN_NAME})
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is None or "display_name" in update_fields:
+            self.display_name_skeleton = name_skeleton(self.display_name)
+            if update_fields is not None:
+                update_fields = {*update_fields, "display_name_skeleton"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     @property
     def avatar_src(self) -> str:

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from accounts.models import User
+from accounts.names import legacy_display_name, name_skeleton, unique_display_name
 
 from .enums import CommentStatus, ImportStatus, ReplyRole
 from .legacy import (
@@ -190,7 +191,9 @@ def web_url(url: str) -> str:
 
 
 def _name_for(name: str) -> str:
-    return (name.strip() or PLACEHOLDER_NAME)[:MAX_NAME]
+    # The old site had no rules for names: what it allowed and ours doesn't is cleaned, and a
+    # name with nothing usable left becomes the placeholder (accounts/names.py).
+    return legacy_display_name(name.strip(), placeholder=PLACEHOLDER_NAME)
 
 
 class ImportRun:
@@ -246,17 +249,24 @@ class ImportRun:
         if not to_create:
             return
         if self.taken_names is None:
-            # Every display name, once per run: unique names are chosen without a query each.
+            # Every name's skeleton, once per run: unique names are chosen without a query each.
             self.taken_names = {
-                name.lower() for name in User.objects.values_list("display_name", flat=True)
+                name_skeleton(name) for name in User.objects.values_list("display_name", flat=True)
             }
         new_users = []
         for key in to_create:
             name, avatar = wanted[key]
-            display = _unique_name(_name_for(name), self.taken_names, anonymous=not name.strip())
-            self.taken_names.add(display.lower())
+            display = unique_display_name(
+                _name_for(name), self.taken_names, force_suffix=not name.strip()
+            )
+            skeleton = name_skeleton(display)
+            self.taken_names.add(skeleton)
             user = User(
-                display_name=display, avatar_url=web_url(avatar), is_legacy=True, legacy_key=key
+                display_name=display,
+                display_name_skeleton=skeleton,  # bulk_create skips User.save
+                avatar_url=web_url(avatar),
+                is_legacy=True,
+                legacy_key=key,
             )
             user.set_unusable_password()
             new_users.append(user)
@@ -279,18 +289,6 @@ class ImportRun:
             self.positions[column.pk] = {position for position, _ in rows}
             self.slugs[column.pk] = {slug for _, slug in rows}
         return self.positions[column.pk], self.slugs[column.pk]
-
-
-def _unique_name(name: str, taken: set[str], *, anonymous: bool) -> str:
-    if not anonymous and name.lower() not in taken:
-        return name
-    n = 2
-    while True:
-        suffix = f"#{n}"
-        candidate = name[: MAX_NAME - len(suffix)] + suffix
-        if candidate.lower() not in taken:
-            return candidate
-        n += 1
 
 
 class BatchImport:
@@ -423,7 +421,8 @@ class BatchImport:
 
     @staticmethod
     def _commenter_key(comment: LegacyComment, author: User) -> str:
-        if comment.name and comment.name == author.display_name:
+        # The author's key holds their name as the old site wrote it (author_user).
+        if comment.name and author.legacy_key == f"author:{comment.name}":
             return author.legacy_key  # the column's author commenting under their own name
         return f"user:{_digest(comment.name, comment.avatar_url)}"
 

@@ -54,6 +54,14 @@ if [[ $kind == runtime ]] && up_to_date dev "$(digest requirements.txt requireme
 fi
 
 t0=$SECONDS
+# PyICU ships as source only: building it needs ICU's headers, pkg-config and a C++ compiler,
+# and the interpreter's own headers (python3-dev when the interpreter is Debian's).
+build_deps=(libicu-dev pkg-config g++)
+if ! "$venv/bin/python" -c 'import os, sysconfig, sys
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)'; then
+  build_deps+=(python3-dev)
+fi
+scripts/system-deps.sh "${build_deps[@]}"
 req=requirements.txt
 [[ $kind == dev ]] && req=requirements-dev.txt
 echo "ensure-venv: pip install -r $req"

@@ -97,8 +97,14 @@ def test_owner_can_remove_their_avatar(reader_client, reader):
     ("data", "message"),
     [
         ({"display_name": "x"}, "at least 2 characters"),
-        ({"display_name": "other_reader"}, "This display name is taken."),
-        ({"display_name": "OTHER_READER"}, "This display name is taken."),
+        (
+            {"display_name": "other_reader"},
+            "This display name is taken, or looks like one that is.",
+        ),
+        (
+            {"display_name": "OTHER_READER"},
+            "This display name is taken, or looks like one that is.",
+        ),
         ({"bio": "b" * 501}, "at most 500 characters"),
     ],
 )

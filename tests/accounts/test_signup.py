@@ -83,7 +83,7 @@ def test_signup_with_bad_input_shows_an_error_and_creates_nothing(client, field,
 def test_display_names_are_unique_ignoring_case(client, reader):
     response = client.post(reverse("account_signup"), {**SIGNUP, "display_name": "READER"})
 
-    assert "This display name is taken." in response.text
+    assert "This display name is taken, or looks like one that is." in response.text
     assert User.objects.count() == 1
 
 

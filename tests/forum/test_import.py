@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from accounts.models import User
+from accounts.names import is_valid, name_skeleton
 from forum.enums import CommentSort
 from forum.importing import import_sources
 from forum.legacy import iter_sources
@@ -272,3 +273,36 @@ def test_a_chapter_the_database_refuses_is_skipped_and_its_batch_neighbours_go_i
     assert [s["file"].rsplit("/", 1)[-1] for s in report.skipped] == [files[2].name]
     assert "value too long" in report.skipped[0]["reason"]
     assert report.chapters.created == 3
+
+
+def test_names_the_old_site_allowed_are_cleaned_to_valid_distinct_names(tmp_path):
+    # The old site took any name; ours refuses spaces, emoji, one-letter names, compatibility
+    # forms and lookalikes. Imported readers keep the closest valid name (accounts/names.py).
+    source = sorted((EXPORT / "docs").glob("01 - *.md"))[0]
+    text = source.read_text()
+    renamed = {
+        "Focused": "Simon WZ",
+        "timmy": "🎏往事随风🎏",
+        "adoal": "Knight²º¹⁸",
+        "leon": "一",
+        "chen": "fraηz",
+        "Wings": "epox",
+        "escray": "\u0435\u0440\u043e\u0445",  # Cyrillic, looks like "epox"
+    }
+    for old, new in renamed.items():
+        assert f"<span>{old}</span>" in text
+        text = text.replace(f"<span>{old}</span>", f"<span>{new}</span>", 1)
+    (tmp_path / source.name).write_text(text)
+
+    report = run(tmp_path, column="K8s")
+
+    assert not report.skipped
+    names = set(User.objects.filter(is_legacy=True).values_list("display_name", flat=True))
+    assert {"Simon_WZ", "往事随风", "Knight2o18", "一-1", "fraz", "epox"} <= names
+    assert not {"Simon WZ", "🎏往事随风🎏", "Knight²º¹⁸", "一", "fraηz"} & names
+    cyrillic = Comment.objects.get(body_md__contains="在离线的局域网环境下").author.display_name
+    assert cyrillic == "\u0435\u0440\u043e\u0445-2"
+    for name in names:
+        assert is_valid(name), name
+    skeletons = [name_skeleton(name) for name in names]
+    assert len(skeletons) == len(set(skeletons))
