@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
+from forum.permissions import suspension_message
 from forum.selectors import list_user_comments
 from moderation import ratelimit
 
@@ -13,6 +15,7 @@ from . import selectors, services
 from .forms import ProfileForm
 
 
+@require_GET
 def profile(request, pk: int):
     profile_user = selectors.get_profile_user(pk=pk)
     comments_page = list_user_comments(user=profile_user, page=request.GET.get("page"))
@@ -26,7 +29,12 @@ def profile(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_settings(request):
+    # A name, a bio and an avatar are public text: while suspended or banned an account can no
+    # more change them than it can comment (otherwise a banned spammer moves to the profile).
+    suspended = suspension_message(request.user) if request.user.is_suspended else ""
     if request.method == "POST":
+        if suspended:
+            raise PermissionDenied(suspended)
         form = ProfileForm(request.POST, request.FILES, instance=request.user)
         if form.is_valid():
             ratelimit.hit(request, "write")
@@ -44,4 +52,5 @@ def profile_settings(request):
     else:
         form = ProfileForm(instance=request.user)
         status = 200
-    return render(request, "accounts/settings.html", {"form": form}, status=status)
+    context = {"form": form, "suspended": suspended}
+    return render(request, "accounts/settings.html", context, status=status)

@@ -67,6 +67,7 @@ def _login_required(request, next_url: str) -> HttpResponse:
     return response
 
 
+@require_GET
 def home(request):
     return render(
         request,
@@ -78,6 +79,7 @@ def home(request):
     )
 
 
+@require_GET
 def column_detail(request, slug: str):
     column = selectors.get_column(slug=slug)
     following = follows(user=request.user, column=column)

@@ -88,3 +88,35 @@ def test_an_active_power_holder_still_acts(request, article, target, who):
     assert response.status_code == 302
     target.refresh_from_db()
     assert target.status == CommentStatus.HIDDEN
+
+
+@pytest.mark.parametrize("how", ["suspended", "banned"])
+def test_a_suspended_account_cannot_change_its_public_profile(reader, how):
+    # A name, a bio and an avatar are public text: a banned spammer doesn't move to the profile.
+    _restrict(reader, how)
+    client = _client(reader)
+
+    page = client.get(reverse("accounts:settings"))
+    response = client.post(
+        reverse("accounts:settings"), {"display_name": "spam_shop", "bio": "cheap pills"}
+    )
+
+    assert page.status_code == 200
+    assert "can’t be changed" in page.text
+    assert 'name="bio"' not in page.text
+    assert response.status_code == 403
+    assert ("suspended until" if how == "suspended" else "banned") in response.text
+    reader.refresh_from_db()
+    assert (reader.display_name, reader.bio) == ("reader", "")
+
+
+def test_the_profile_form_returns_when_the_suspension_is_lifted(reader):
+    _restrict(reader, "suspended")
+    moderation.lift_suspension(user=reader, by=UserFactory(is_staff=True, is_superuser=True))
+    client = _client(reader)
+
+    response = client.post(reverse("accounts:settings"), {"display_name": "reader", "bio": "back"})
+
+    assert response.status_code == 302
+    reader.refresh_from_db()
+    assert reader.bio == "back"
