@@ -1,8 +1,13 @@
-"""Responses to signed-in readers are theirs alone: `Cache-Control: private`."""
+"""Responses to signed-in readers are theirs alone (`Cache-Control: private`); requests that
+are not text are refused."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 
 class PrivateForSignedInMiddleware:
@@ -19,3 +24,49 @@ class PrivateForSignedInMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True)
         return response
+
+
+class MalformedInputMiddleware:
+    """400 for a request whose URL or form body is not text: bytes that are not UTF-8, or NUL.
+
+    Django decodes a malformed query string or form body with errors="replace", so invalid
+    UTF-8 would reach the views as U+FFFD and be stored ("��hello" as a comment); and a NUL
+    reaching PostgreSQL fails the query (a 500). No browser sends either, so the request is
+    refused whole, before any view sees it. Form bodies are checked when urlencoded (what every
+    form but the two upload forms sends); multipart text fields still get Django's decoding and
+    the forms' NUL validator. Reading the body here is bounded like Django's own reading of it:
+    DATA_UPLOAD_MAX_MEMORY_SIZE turns an oversized body into a 400 first.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not (
+            _is_text(request.path_info.encode("utf-8", "surrogatepass"), quoted=False)
+            and _is_text(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"))
+            and _is_text(_form_body(request))
+        ):
+            return render(
+                request,
+                "400.html",
+                {"message": _("The request holds bytes that are not text (not UTF-8, or NUL).")},
+                status=400,
+            )
+        return self.get_response(request)
+
+
+def _form_body(request) -> bytes:
+    if request.method != "POST" or request.content_type != "application/x-www-form-urlencoded":
+        return b""
+    return request.body
+
+
+def _is_text(raw: bytes, *, quoted: bool = True) -> bool:
+    if quoted:
+        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "\x00" not in text

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "config.middleware.MalformedInputMiddleware",  # 400 for bytes that are not UTF-8, or NUL
     "config.errors.SiteErrorPagesMiddleware",  # DEBUG only: the site's 404/500, not Django's
     "moderation.middleware.RateLimitMiddleware",
 ]

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import socket
+import struct
 import threading
+import zipfile
+import zlib
 
 from django.db import connections
 from selectolax.lexbor import LexborHTMLParser
@@ -87,3 +92,35 @@ def celery_worker():
     with celery_broker(broker) as app:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
             yield w
+
+
+def zip_of(members: dict[str, bytes], *, level: int = 9) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@functools.cache
+def zip_bomb() -> bytes:
+    """The attack as found: ~1 MB of zip declaring 18 chapters of 60 MB each (1.08 GB)."""
+    zeros = bytes(60 * 1024 * 1024)
+    return zip_of({f"K8s/{i:02d} - chapter.md": zeros for i in range(18)})
+
+
+def png_bomb(side: int = 13000) -> bytes:
+    """A valid 1-bit PNG of side×side black pixels: ~20 KB on disk, 169 megapixels decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )

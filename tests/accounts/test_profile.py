@@ -7,6 +7,7 @@ from django.utils import timezone
 from PIL import Image
 
 from tests.factories import CommentFactory, UserFactory
+from tests.helpers import png_bomb
 
 pytestmark = pytest.mark.django_db
 
@@ -186,27 +187,8 @@ def test_password_change_with_wrong_old_password_changes_nothing(reader_client, 
     assert not reader.check_password("another-long-pass-1")
 
 
-def _png_bomb(side: int = 13000) -> bytes:
-    """A valid 1-bit PNG of side×side black pixels: ~20 KB on disk, 169 megapixels decoded."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    row = b"\x00" + b"\x00" * ((side + 7) // 8)
-    packer = zlib.compressobj(9)
-    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
-    )
-
-
 def test_an_image_bomb_is_refused_before_it_is_decoded(reader_client, reader):
-    bomb = _png_bomb()
+    bomb = png_bomb()
     assert len(bomb) < 100_000
 
     response = reader_client.post(

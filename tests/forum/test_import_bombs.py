@@ -25,6 +25,7 @@ from forum.enums import ImportStatus
 from forum.legacy import LegacyFormatError, iter_sources, sources
 from forum.models import Article, ImportJob
 from tests.factories import UserFactory
+from tests.helpers import zip_bomb, zip_of
 
 LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
 EXPORT_DOCS = LEGACY / "export" / "深入剖析Kubernetes" / "docs"
@@ -33,19 +34,9 @@ ADD_URL = "admin:forum_importjob_add"
 MB = 1024 * 1024
 
 
-def _zip(members: dict[str, bytes], *, level: int = 9) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="session")
 def bomb() -> bytes:
-    """The attack as found: ~1 MB of zip declaring 18 chapters of 60 MB each (1.08 GB)."""
-    zeros = bytes(60 * MB)
-    return _zip({f"K8s/{i:02d} - chapter.md": zeros for i in range(18)})
+    return zip_bomb()
 
 
 @pytest.fixture
@@ -96,7 +87,7 @@ def test_an_archive_unpacking_past_the_total_is_refused(client, importer, monkey
     chapter = sorted(EXPORT_DOCS.glob("1[0-9] - *.md"))[0].read_bytes()
     members = {f"K8s/{i:02d} - c.md": chapter * (MB // len(chapter)) for i in range(3)}
 
-    response = _post(client, importer, "big.zip", _zip(members))
+    response = _post(client, importer, "big.zip", zip_of(members))
 
     assert response.status_code == 400
     assert "the archive would unpack to more than 2 MB" in response.text
@@ -107,7 +98,7 @@ def test_an_archive_unpacking_past_the_total_is_refused(client, importer, monkey
 def test_an_archive_of_too_many_files_is_refused(client, importer, monkeypatch):
     monkeypatch.setattr(sources, "MAX_ARCHIVE_MEMBERS", 50)
 
-    response = _post(client, importer, "many.zip", _zip({f"c/{i}.md": b"x" for i in range(51)}))
+    response = _post(client, importer, "many.zip", zip_of({f"c/{i}.md": b"x" for i in range(51)}))
 
     assert response.status_code == 400
     assert "the archive holds more than 50 files" in response.text
@@ -158,7 +149,7 @@ def test_without_a_broker_the_upload_says_to_use_a_worker(client, importer, sett
 def test_a_bomb_inside_a_zip_fails_its_job_in_bounded_memory(importer, bomb):
     # The outer archive is innocent by its central directory (the inner zip barely compresses);
     # the inner one is the bomb. It is refused when opened, before a member is read.
-    outer = SimpleUploadedFile("upload.zip", _zip({"inner.zip": bomb}, level=0))
+    outer = SimpleUploadedFile("upload.zip", zip_of({"inner.zip": bomb}, level=0))
     tracemalloc.start()
     try:
         job = importing.create_import_job(uploads=[outer], user=importer)  # eager: runs now
@@ -181,9 +172,9 @@ def test_a_bomb_inside_a_zip_fails_its_job_in_bounded_memory(importer, bomb):
 @pytest.mark.django_db(transaction=True)
 def test_archives_nested_too_deep_fail_the_job(importer):
     chapter = b"# t\n"
-    nested = _zip({"K8s/01 - a.md": chapter})
+    nested = zip_of({"K8s/01 - a.md": chapter})
     for depth in range(3):
-        nested = _zip({f"level{depth}.zip": nested})
+        nested = zip_of({f"level{depth}.zip": nested})
     job = importing.create_import_job(
         uploads=[SimpleUploadedFile("deep.zip", nested)], user=importer
     )
@@ -269,7 +260,7 @@ def test_the_upload_storage_is_outside_media(settings):
 
 def test_counting_the_files_reads_none_of_them(tmp_path, monkeypatch):
     archive = tmp_path / "col.zip"
-    archive.write_bytes(_zip({f"K8s/{i:02d} - c.md": b"# c\n" for i in range(5)}))
+    archive.write_bytes(zip_of({f"K8s/{i:02d} - c.md": b"# c\n" for i in range(5)}))
     reads = []
     real_read = sources._read
 
@@ -289,7 +280,7 @@ def test_counting_the_files_reads_none_of_them(tmp_path, monkeypatch):
 @pytest.mark.django_db
 def test_the_import_pulls_files_one_batch_at_a_time(tmp_path):
     archive = tmp_path / "col.zip"
-    archive.write_bytes(_zip({f"K8s/{i:02d} - c.md": b"# c\n\nbody\n" for i in range(1, 8)}))
+    archive.write_bytes(zip_of({f"K8s/{i:02d} - c.md": b"# c\n\nbody\n" for i in range(1, 8)}))
     pulled = []
 
     def lazily():

@@ -22,6 +22,7 @@ from django.contrib.sites.models import Site
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BANNED_YEAR, User
@@ -167,6 +168,17 @@ class _Rollback(Exception):
 
 def act(world: World, persona: str, method: str, url: str, data: dict) -> tuple[str, bool]:
     """One persona's request in a savepoint that is rolled back: (outcome, whether it wrote)."""
+
+    def send(client):
+        return client.get(url) if method == "GET" else client.post(url, data)
+
+    response, wrote = send_as(world, persona, send)
+    return outcome(response), wrote
+
+
+def send_as(world: World, persona: str, send) -> tuple:
+    """`send(client)` with a client signed in as the persona, in a savepoint that is rolled
+    back: (the response, whether the request changed the database)."""
     cache.clear()  # rate limits and cached fragments: no persona inherits another's
     fragments.clear()
     client = Client()
@@ -177,13 +189,59 @@ def act(world: World, persona: str, method: str, url: str, data: dict) -> tuple[
     try:
         with transaction.atomic():
             before = snapshot()
-            response = client.get(url) if method == "GET" else client.post(url, data)
-            result = [outcome(response), snapshot() != before]
+            response = send(client)
+            result = [response, snapshot() != before]
             raise _Rollback
     except _Rollback:
         pass
     return result[0], result[1]
 
 
-def admin_content_type(world: World) -> ContentType:
-    return ContentType.objects.get_for_model(world.objects.article)
+def url_for(key: str, world: World) -> str:
+    """The URL of a pattern (an "app:name" or a route) that acts on the world's objects."""
+    o, users, admin = world.objects, world.users, world.admin_objects
+    article = {"column_slug": o.column.slug, "slug": o.article.slug}
+    literal = {
+        "^media/(?P<path>.*)$": "/media/nothing-here.png",
+        "admin/(?P<url>.*)$": "/admin/nothing-here/",
+    }
+    if key in literal:
+        return literal[key]
+    if key.startswith("admin/") and key.endswith("/<path:object_id>/"):
+        app, model = key.split("/")[1:3]
+        return f"/admin/{app}/{model}/{admin[(app, model)].pk}/"
+    kwargs = {
+        "forum:column-detail": {"slug": o.column.slug},
+        "forum:article-detail": article,
+        "forum:comment-create": article,
+        "forum:comment-preview": {},
+        "forum:article-like": article,
+        "notifications:follow-article": article,
+        "notifications:follow-column": {"slug": o.column.slug},
+        "forum:comment-restore": {"pk": o.hidden.pk},
+        "moderation:restore": {"pk": o.hidden.pk},
+        "accounts:profile": {"pk": users["reader"].pk},
+        "notifications:open": {"pk": o.notification.pk},
+        "notifications:read": {"pk": o.notification.pk},
+        "notifications:unsubscribe": {"token": o.unsubscribe_token},
+        "account_confirm_email": {"key": "not-a-real-key"},
+        "account_reset_password_from_key": {"uidb36": "2", "key": "not-a-real-key"},
+        "admin:moderation_queue_act": {"pk": o.comment.pk, "action": "hide"},
+        "admin:forum_importjob_progress": {"pk": admin[("forum", "importjob")].pk},
+        "admin:auth_user_password_change": {"id": users["reader"].pk},
+        "admin:view_on_site": {
+            "content_type_id": ContentType.objects.get_for_model(o.article).pk,
+            "object_id": o.article.pk,
+        },
+        "admin:app_list": {"app_label": "forum"},
+    }.get(key)
+    if kwargs is None and key.startswith(("forum:comment-", "moderation:")):
+        kwargs = {"pk": o.comment.pk}
+    if kwargs is None and key.startswith("admin:"):
+        name = key.removeprefix("admin:")
+        for (app, model), obj in admin.items():
+            if name.startswith(f"{app}_{model}_") and name.endswith(
+                ("_change", "_delete", "_history")
+            ):
+                kwargs = {"object_id": obj.pk}
+    return reverse(key, kwargs=kwargs)

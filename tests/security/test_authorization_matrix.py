@@ -18,10 +18,10 @@ POSTs carry the data a real form would send (POST_DATA), so a permitted action r
 from __future__ import annotations
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from notifications.enums import Kind
-from tests.security.authorization import DENIED, PERSONAS, act, admin_content_type, build_world
+from tests.security.authorization import DENIED, PERSONAS, act, build_world, url_for
 
 pytestmark = pytest.mark.django_db
 
@@ -49,55 +49,6 @@ def url_patterns() -> list[str]:
 
     walk(get_resolver(), "", None)
     return keys
-
-
-def url_for(key: str, world) -> str:
-    o, users, admin = world.objects, world.users, world.admin_objects
-    article = {"column_slug": o.column.slug, "slug": o.article.slug}
-    literal = {
-        "^media/(?P<path>.*)$": "/media/nothing-here.png",
-        "admin/(?P<url>.*)$": "/admin/nothing-here/",
-    }
-    if key in literal:
-        return literal[key]
-    if key.startswith("admin/") and key.endswith("/<path:object_id>/"):
-        app, model = key.split("/")[1:3]
-        return f"/admin/{app}/{model}/{admin[(app, model)].pk}/"
-    kwargs = {
-        "forum:column-detail": {"slug": o.column.slug},
-        "forum:article-detail": article,
-        "forum:comment-create": article,
-        "forum:comment-preview": {},
-        "forum:article-like": article,
-        "notifications:follow-article": article,
-        "notifications:follow-column": {"slug": o.column.slug},
-        "forum:comment-restore": {"pk": o.hidden.pk},
-        "moderation:restore": {"pk": o.hidden.pk},
-        "accounts:profile": {"pk": users["reader"].pk},
-        "notifications:open": {"pk": o.notification.pk},
-        "notifications:read": {"pk": o.notification.pk},
-        "notifications:unsubscribe": {"token": o.unsubscribe_token},
-        "account_confirm_email": {"key": "not-a-real-key"},
-        "account_reset_password_from_key": {"uidb36": "2", "key": "not-a-real-key"},
-        "admin:moderation_queue_act": {"pk": o.comment.pk, "action": "hide"},
-        "admin:forum_importjob_progress": {"pk": admin[("forum", "importjob")].pk},
-        "admin:auth_user_password_change": {"id": users["reader"].pk},
-        "admin:view_on_site": {
-            "content_type_id": admin_content_type(world).pk,
-            "object_id": o.article.pk,
-        },
-        "admin:app_list": {"app_label": "forum"},
-    }.get(key)
-    if kwargs is None and key.startswith(("forum:comment-", "moderation:")):
-        kwargs = {"pk": o.comment.pk}
-    if kwargs is None and key.startswith("admin:"):
-        name = key.removeprefix("admin:")
-        for (app, model), obj in admin.items():
-            if name.startswith(f"{app}_{model}_") and name.endswith(
-                ("_change", "_delete", "_history")
-            ):
-                kwargs = {"object_id": obj.pk}
-    return reverse(key, kwargs=kwargs)
 
 
 def post_data(key: str, user, world) -> dict:
