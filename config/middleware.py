@@ -27,7 +27,9 @@ class PrivateForSignedInMiddleware:
 
 
 class MalformedInputMiddleware:
-    """400 for a request whose URL or form body is not text: bytes that are not UTF-8, or NUL.
+    """400 for a request whose query string or form body is not text: bytes that are not
+    UTF-8, or NUL. (A path that is not text matches no URL pattern, or is a slug no row can
+    hold: a 404, tests/forum/test_unstorable_slugs.py.)
 
     Django decodes a malformed query string or form body with errors="replace", so invalid
     UTF-8 would reach the views as U+FFFD and be stored ("��hello" as a comment); and a NUL
@@ -43,8 +45,7 @@ class MalformedInputMiddleware:
 
     def __call__(self, request):
         if not (
-            _is_text(request.path_info.encode("utf-8", "surrogatepass"), quoted=False)
-            and _is_text(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"))
+            _is_text(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"))
             and _is_text(_form_body(request))
         ):
             return render(
@@ -62,9 +63,8 @@ def _form_body(request) -> bytes:
     return request.body
 
 
-def _is_text(raw: bytes, *, quoted: bool = True) -> bool:
-    if quoted:
-        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+def _is_text(quoted: bytes) -> bool:
+    raw = unquote_to_bytes(quoted.replace(b"+", b" "))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
