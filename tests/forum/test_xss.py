@@ -57,8 +57,9 @@ def _descendants(node):
         yield from _descendants(child)
 
 
-def assert_inert(html: str, where: str, *, fragment: bool = False) -> None:
-    """The HTML carries nothing a browser would run; `where` names the page in failures."""
+def assert_inert(html: str, where: str, *, fragment: bool = False, admin: bool = False) -> None:
+    """The HTML carries nothing a browser would run; `where` names the page in failures.
+    `admin`: a Django admin page, with the admin's own icons and scripts."""
     assert "<!--like:" not in html, f"{where}: leftover like marker"
     assert "<!--act:" not in html, f"{where}: leftover action marker"
     tree = LexborHTMLParser(html)
@@ -72,9 +73,13 @@ def assert_inert(html: str, where: str, *, fragment: bool = False) -> None:
                 url = _normalised_url(value)
                 assert not url.startswith(BAD_SCHEMES), f"{where}: <{node.tag} {name}={value!r}>"
 
-    # The site's own icons are inline SVG (the bell); any other <svg> came from user text.
+    # The site's own icons are inline SVG (the bell; in the admin, the theme toggle's icons and
+    # their sprite); any other <svg> came from user text.
     def own_icon(node) -> bool:
         parent = node.parent
+        if admin:
+            toggle = parent is not None and parent.attributes.get("class") == "theme-toggle"
+            return toggle or node.attributes.get("class") == "base-svgs"
         return parent is not None and parent.tag == "a" and parent.attributes.get("id") == "bell"
 
     for tag in FORBIDDEN_TAGS:
@@ -83,10 +88,12 @@ def assert_inert(html: str, where: str, *, fragment: bool = False) -> None:
     assert tree.css("meta[http-equiv]") == [], f"{where}: <meta http-equiv>"
     for script in tree.css("script"):
         src = script.attributes.get("src") or ""
-        assert src.startswith("/static/"), f"{where}: script {script.html}"
+        assert src.startswith("/static/") or (admin and src == "/admin/jsi18n/"), (
+            f"{where}: script {script.html}"
+        )
         assert script.attributes.get("nonce"), f"{where}: script without nonce {script.html}"
         assert not script.text().strip(), f"{where}: inline script {script.html}"
-    if not fragment:
+    if not (fragment or admin):
         assert len(tree.css("script")) == 2, f"{where}: expected exactly our two scripts"
     for container in tree.css(USER_CONTENT):
         for node in _descendants(container):
@@ -104,12 +111,15 @@ def assert_inert(html: str, where: str, *, fragment: bool = False) -> None:
     assert len(like_controls) == len(comments), f"{where}: forged like control"
     for form in tree.css("form"):
         action = form.attributes.get("action") or ""
-        assert action.startswith("/"), f"{where}: form posting to {action!r}"
+        same_page = admin and action == ""  # the admin's forms post back to their page
+        assert action.startswith("/") or same_page, f"{where}: form posting to {action!r}"
 
 
-def assert_ok_and_inert(response, where: str, *, status: int = 200, fragment: bool = False):
+def assert_ok_and_inert(
+    response, where: str, *, status: int = 200, fragment: bool = False, admin: bool = False
+):
     assert response.status_code == status, f"{where}: status {response.status_code}"
-    assert_inert(response.content.decode(), where, fragment=fragment)
+    assert_inert(response.content.decode(), where, fragment=fragment, admin=admin)
 
 
 def logged_in(user) -> Client:
@@ -148,9 +158,32 @@ PAGE = (
         '<div hx-on:click="x"></div>',
     ],
 )
-def test_the_inertness_check_catches_what_it_should(bad):
+@pytest.mark.parametrize("admin", [False, True], ids=["site", "admin"])
+def test_the_inertness_check_catches_what_it_should(bad, admin):
     with pytest.raises(AssertionError):
-        assert_inert(PAGE.format(bad), "self-test")
+        assert_inert(PAGE.format(bad), "self-test", admin=admin)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '<button class="theme-toggle"><svg></svg></button><p><svg></svg></p>',
+        '<script src="/admin/jsi18n/x" nonce="n"></script>',
+        '<form action="https://evil.example/"></form>',
+    ],
+)
+def test_the_admin_allowances_are_exactly_the_admins_own(bad):
+    with pytest.raises(AssertionError):
+        assert_inert(PAGE.format(bad), "self-test", admin=True)
+
+
+def test_the_inertness_check_accepts_a_clean_admin_page():
+    own = (
+        '<button class="theme-toggle"><svg class="theme-icon-when-auto"></svg></button>'
+        '<form action=""></form><svg class="base-svgs"><symbol id="i"></symbol></svg>'
+        '<script src="/admin/jsi18n/" nonce="n"></script>'
+    )
+    assert_inert(PAGE.format(own), "self-test", admin=True)
 
 
 def test_the_inertness_check_accepts_a_clean_page():
