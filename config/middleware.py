@@ -70,3 +70,35 @@ def _is_text(quoted: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return "\x00" not in text
+
+
+class RefusedFormMiddleware:
+    """A POST whose form comes back with errors answers 400, as the site's own views do, for
+    the views we don't write: allauth's (log in, sign up, password reset…) and the admin's
+    add/change forms render a refused form with 200. A client (a script, a monitor, a test)
+    then sees the refusal in the status, not only in the page. htmx swaps a 400 like a 200
+    (base.html's responseHandling), so nothing changes for a reader.
+
+    It reads the context a TemplateResponse is about to render: `form` (allauth, Django's
+    generic views) or the admin's `errors` (the form's and its inlines').
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_template_response(self, request, response):
+        if request.method != "POST" or response.status_code != 200:
+            return response
+        context = response.context_data or {}
+        form = context.get("form")
+        refused = (
+            bool(context.get("errors"))
+            if "adminform" in context
+            else bool(getattr(form, "errors", None))
+        )
+        if refused:
+            response.status_code = 400
+        return response

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "config.middleware.MalformedInputMiddleware",  # 400 for bytes that are not UTF-8, or NUL
+    "config.middleware.RefusedFormMiddleware",  # 400 for allauth's and the admin's refused forms
     "config.errors.SiteErrorPagesMiddleware",  # DEBUG only: the site's 404/500, not Django's
     "moderation.middleware.RateLimitMiddleware",
 ]

@@ -79,8 +79,8 @@ def parse(html: str) -> PageParser:
     return parser
 
 
-def assert_styled_page(response, *, has_form: bool) -> PageParser:
-    assert response.status_code == 200
+def assert_styled_page(response, *, has_form: bool, status: int = 200) -> PageParser:
+    assert response.status_code == status
     html = response.content.decode()
     page = parse(html)
 
@@ -169,7 +169,7 @@ def test_signup_errors_are_marked_and_linked_to_their_fields(client):
         reverse("account_signup"),
         {"email": "not-an-email", "display_name": "", "password1": "x", "password2": "y"},
     )
-    page = assert_styled_page(response, has_form=True)
+    page = assert_styled_page(response, has_form=True, status=400)
     html = response.content.decode()
     assert "field-invalid" in html
     for field in ("id_email", "id_display_name"):
@@ -184,7 +184,7 @@ def test_failed_login_shows_form_errors_block(client, member):
     response = client.post(
         reverse("account_login"), {"login": "r@example.com", "password": "wrong-password"}
     )
-    assert_styled_page(response, has_form=True)
+    assert_styled_page(response, has_form=True, status=400)
     assert 'class="form-errors" role="alert"' in response.content.decode()
 
 
