@@ -34,10 +34,14 @@ class MalformedInputMiddleware:
     Django decodes a malformed query string or form body with errors="replace", so invalid
     UTF-8 would reach the views as U+FFFD and be stored ("��hello" as a comment); and a NUL
     reaching PostgreSQL fails the query (a 500). No browser sends either, so the request is
-    refused whole, before any view sees it. Form bodies are checked when urlencoded (what every
-    form but the two upload forms sends); multipart text fields still get Django's decoding and
-    the forms' NUL validator. Reading the body here is bounded like Django's own reading of it:
-    DATA_UPLOAD_MAX_MEMORY_SIZE turns an oversized body into a 400 first.
+    refused whole, before any view sees it. A urlencoded body (what every form but the two
+    upload forms sends) is checked as bytes; reading it here is bounded like Django's own
+    reading of it: DATA_UPLOAD_MAX_MEMORY_SIZE turns an oversized body into a 400 first.
+
+    A multipart body (the avatar and the import upload) is not read whole here: its files may
+    be large and Django streams them to disk. Its text fields are checked once Django has
+    decoded them: a U+FFFD there is the trace of bytes that were not UTF-8 (a browser sends a
+    typed U+FFFD as UTF-8 too, but no one types it; a name or bio holding one is refused).
     """
 
     def __init__(self, get_response):
@@ -47,6 +51,7 @@ class MalformedInputMiddleware:
         if not (
             _is_text(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"))
             and _is_text(_form_body(request))
+            and _multipart_fields_are_text(request)
         ):
             return render(
                 request,
@@ -61,6 +66,16 @@ def _form_body(request) -> bytes:
     if request.method != "POST" or request.content_type != "application/x-www-form-urlencoded":
         return b""
     return request.body
+
+
+def _multipart_fields_are_text(request) -> bool:
+    if request.method != "POST" or request.content_type != "multipart/form-data":
+        return True
+    return not any(
+        "\ufffd" in value or "\x00" in value
+        for _name, values in request.POST.lists()
+        for value in values
+    )
 
 
 def _is_text(quoted: bytes) -> bool:

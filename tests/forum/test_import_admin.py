@@ -84,6 +84,17 @@ def test_upload_of_a_wrong_file_type_is_refused_with_a_message(client, importer)
     assert not ImportJob.objects.exists()
 
 
+def test_an_upload_without_files_is_refused_and_starts_no_job(client, importer):
+    # The file input is required in the page; a request made without the page gets the same.
+    client.force_login(importer)
+
+    response = client.post(reverse(ADD_URL), {"column": "K8s"})
+
+    assert response.status_code == 400
+    assert "This field is required." in response.text
+    assert not ImportJob.objects.exists()
+
+
 @needs_legacy
 @pytest.mark.django_db(transaction=True)
 def test_upload_runs_the_import_and_the_job_page_shows_the_summary(client, importer):

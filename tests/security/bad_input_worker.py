@@ -28,10 +28,13 @@ def main() -> None:
     from tests.security.bad_inputs import (
         BODY_INPUTS,
         ENDPOINTS,
+        MULTIPART_ENDPOINTS,
+        MULTIPART_INPUTS,
         QUERY_INPUTS,
         body_request,
         bomb_requests,
         expected_status,
+        multipart_request,
         query_request,
     )
 
@@ -44,6 +47,10 @@ def main() -> None:
             requests.append(
                 (f"{endpoint} {case.name}", persona, send, expected_status(endpoint, case))
             )
+    for endpoint, persona, field, base in MULTIPART_ENDPOINTS:
+        for name, raw_value in MULTIPART_INPUTS:
+            send = multipart_request(world, endpoint, base, field, raw_value)
+            requests.append((f"{endpoint} multipart {name}", persona, send, "400"))
     for endpoint, persona, query in QUERY_INPUTS:
         requests.append(
             (f"{endpoint}{query[:40]}", persona, query_request(world, endpoint, query), "400")

@@ -81,6 +81,34 @@ def expected_status(endpoint: str, case: BodyInput) -> str:
     return "400"
 
 
+# The two multipart forms (a file and text fields): the hostile bytes in a text field.
+MULTIPART = "multipart/form-data; boundary=BoUnDaRy"
+MULTIPART_ENDPOINTS = [
+    ("accounts:settings", "reader", "bio", {"display_name": "reader"}),
+    ("admin:forum_importjob_add", "superuser", "column", {"author": "someone"}),
+]
+MULTIPART_INPUTS = [
+    ("NUL in a field", b"a\x00b"),
+    ("invalid UTF-8", b"\xff\xfehi"),
+]
+
+
+def multipart_body(base: dict, field: str, raw_value: bytes) -> bytes:
+    parts = [(name.encode(), value.encode()) for name, value in base.items()]
+    parts.append((field.encode(), raw_value))
+    body = b"".join(
+        b'--BoUnDaRy\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name, value)
+        for name, value in parts
+    )
+    return body + b"--BoUnDaRy--\r\n"
+
+
+def multipart_request(world: World, endpoint: str, base: dict, field: str, raw_value: bytes):
+    url = url_for(endpoint, world)
+    body = multipart_body(base, field, raw_value)
+    return lambda client: client.generic("POST", url, body, content_type=MULTIPART)
+
+
 # Query strings a browser never sends, on pages that read their query.
 QUERY_INPUTS = [
     ("forum:article-detail", "reader", "?sort=%00"),

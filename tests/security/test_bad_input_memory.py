@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PEAK_GROWTH_MB = 48  # measured: 26 MB (106 requests, SQLite, this suite's machine)
+PEAK_GROWTH_MB = 48  # measured: 13–26 MB over runs (110 requests, SQLite, this suite's machine)
 
 
 def test_one_worker_serves_every_bad_input_in_bounded_memory(tmp_path):
