@@ -33,14 +33,27 @@ def test_a_slug_no_row_can_hold_is_a_404(client_for, article, persona, bad, meth
 
 
 @pytest.mark.parametrize("field", ["column", "article"])
-def test_the_preview_page_refuses_a_nul_in_its_chapter_fields_with_a_404(
+def test_the_preview_page_refuses_an_overlong_slug_in_its_chapter_fields_with_a_404(
     reader_client, article, field
 ):
-    data = {"body": "hi", "column": "deep-k8s", "article": "why-pods", field: "why\x00pods"}
+    data = {"body": "hi", "column": "deep-k8s", "article": "why-pods", field: "a" * 201}
 
     response = reader_client.post("/comments/preview/", data)
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("field", ["column", "article"])
+def test_a_nul_in_the_preview_pages_chapter_fields_is_refused_before_the_view(
+    reader_client, article, field
+):
+    # A NUL in any form field is not text: the 400 of config.middleware.MalformedInputMiddleware.
+    data = {"body": "hi", "column": "deep-k8s", "article": "why-pods", field: "why\x00pods"}
+
+    response = reader_client.post("/comments/preview/", data)
+
+    assert response.status_code == 400
+    assert "not text" in response.text
 
 
 @pytest.mark.parametrize("bad", BAD.values(), ids=BAD.keys())
