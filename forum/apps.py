@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ForumConfig(AppConfig):
     name = "forum"
     verbose_name = _("Forum")
+
+    def ready(self):
+        from . import caching  # noqa: F401 - connects the receivers that bump cache versions

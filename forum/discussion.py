@@ -23,7 +23,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
-from . import permissions, selectors
+from . import caching, permissions, selectors
 from .models import Article, Comment
 
 CACHE_SECONDS = 24 * 3600
@@ -122,18 +122,16 @@ def render_threads(
     cursor: selectors.Cursor | None,
     start_at: Comment | None = None,
 ) -> RenderedThreads:
-    key = ":".join(
-        str(part)
-        for part in (
-            "threads",
-            article.pk,
-            article.thread_version,
-            get_language(),
+    key = caching.threads_key(
+        article_pk=article.pk,
+        thread_version=article.thread_version,
+        versions=caching.current(),
+        shape=(
             sort,
             int(author_only),
             cursor.encode() if cursor else "",
             start_at.pk if start_at else "",
-        )
+        ),
     )
     cached = cache.get(key)
     if cached is None:

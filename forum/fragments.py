@@ -89,10 +89,10 @@ def nav_user(user, *, unread: int) -> str:
 def article_actions(article: Article, *, liked: bool, following: bool) -> str:
     """The article's like and follow buttons, as a signed-in reader sees them."""
     count = article.total_like_count
-    key = ("actions", get_language(), get_script_prefix(), article.pk, count, liked, following)
+    slugs = [article.column.slug, article.slug]  # the forms' URLs: a renamed slug is a new key
+    key = ("actions", get_language(), get_script_prefix(), *slugs, count, liked, following)
 
     def make() -> str:
-        slugs = [article.column.slug, article.slug]
         like = discussion.like_button(
             url=reverse("forum:article-like", args=slugs),
             count=count,

@@ -39,6 +39,7 @@ from django.utils.html import escape, linebreaks
 from accounts.models import User
 from accounts.names import legacy_display_name, name_skeleton, unique_display_name
 
+from . import caching
 from .enums import CommentStatus, ImportStatus, ReplyRole
 from .legacy import (
     LegacyChapter,
@@ -156,6 +157,10 @@ def import_sources(
                 progress(done, max(total, done), batch[-1].source)
         if dry_run:
             transaction.set_rollback(True)
+    if not dry_run:
+        # Columns, chapters and people were written in bulk, past the models' signals.
+        caching.bump(caching.CATALOGUE)
+        caching.bump(caching.PEOPLE)
     return report
 
 

@@ -7,14 +7,13 @@ template instead of the whole page.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.middleware.csp import get_nonce
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -24,8 +23,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from moderation import policy as moderation_policy
@@ -33,7 +32,7 @@ from moderation import ratelimit
 from notifications.selectors import follows
 from notifications.services import unread_cache_key, unread_count
 
-from . import fragments, permissions, selectors, services
+from . import caching, fragments, permissions, selectors, services
 from .discussion import (
     like_button_for,
     personalize,
@@ -97,13 +96,22 @@ def article_detail(request, column_slug: str, slug: str):
     (their likes and follow come with the version), the cached threads' markers, and fragments
     rendered once per process (`fragments`).
     """
-    if request.htmx or len(messages.get_messages(request)):
+    query = ThreadQueryForm(request.GET)
+    if request.htmx or len(messages.get_messages(request)) or not query.is_valid():
         return _article_page(
             request, selectors.get_article_page(column_slug=column_slug, slug=slug)
         )
+    # The key is made from the validated query alone: other parameters make no new entries.
+    canonical = caching.canonical_query(
+        {**query.cleaned_data, "c": _permalink_target(request)}, default_sort=CommentSort.TOP
+    )
     state = selectors.get_article_version(column_slug=column_slug, slug=slug, reader=request.user)
-    path_digest = hashlib.sha1(request.get_full_path().encode(), usedforsecurity=False)
-    key = f"page:{state.pk}:{state.thread_version}:{get_language()}:{path_digest.hexdigest()}"
+    key = caching.page_key(
+        article_pk=state.pk,
+        thread_version=state.thread_version,
+        versions=caching.current(),
+        query=canonical,
+    )
     signed_in = state.reader_pk is not None
     # One round trip for the page and what a signed-in reader's header and form need.
     extra_keys = (
@@ -114,7 +122,9 @@ def article_detail(request, column_slug: str, slug: str):
     found = cache.get_many([key, *extra_keys])
     entry = found.get(key)
     if entry is None:
-        entry, response = _render_page_entry(request, column_slug=column_slug, slug=slug)
+        entry, response = _render_page_entry(
+            request, column_slug=column_slug, slug=slug, query=canonical
+        )
         if entry is None:
             return response
         cache.set(key, entry, ANONYMOUS_PAGE_SECONDS)
@@ -139,22 +149,27 @@ CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 SLOT = re.compile(r"(<!--slot:(\w+)-->)(.*?)(<!--/slot:\2-->)", re.DOTALL)
 
 
-def _render_page_entry(request, *, column_slug: str, slug: str):
+def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
     """(the page's cache entry, the anonymous response it came from), or (None, the response
-    to give instead: an error page, or a page that can't be shared)."""
+    to give instead: an error page, or a page that can't be shared).
+
+    The page is rendered for an anonymous reader at the canonical URL (`query`, the validated
+    parameters), so nothing of this request's own URL or person is in what is kept."""
     article = selectors.get_article_page(column_slug=column_slug, slug=slug)
-    anonymous = request
-    if request.user.is_authenticated:
-        anonymous = copy.copy(request)
-        anonymous.user = AnonymousUser()
+    signed_in = request.user.is_authenticated
+    get_token(request)  # the real request sets the CSRF cookie; the copy shares its secret
+    anonymous = copy.copy(request)
+    anonymous.user = AnonymousUser()
+    anonymous.GET = QueryDict(query)
+    anonymous.META = {**request.META, "QUERY_STRING": query}
     context = _page_context(anonymous, article)
     if isinstance(context, HttpResponse):
-        return None, context if anonymous is request else _article_page(request, article)
+        return None, _article_page(request, article) if signed_in else context
     response = _vary(render(anonymous, TEMPLATE, context))
     shell = response.content.decode()
     token = CSRF_IN_PAGE.search(shell)
     if token is None:
-        return None, response if anonymous is request else _article_page(request, article)
+        return None, _article_page(request, article) if signed_in else response
     shell = shell.replace(token.group(1), CSRF_MARK)
     shell = shell.replace(str(get_nonce(request)), NONCE_MARK)
     entry = {
@@ -240,11 +255,8 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
         )
     except selectors.BadCursor:
         return _bad_request(request, _("This “load more” link is broken or outdated."))
-    # A permalink's target (?c=ID): the page starts at its thread. Anything else is ignored.
-    target = request.GET.get("c", "")
-    start_at = None
-    if target.isdecimal() and len(target) < 19:
-        start_at = selectors.get_thread_root(article=article, comment_id=int(target))
+    target = _permalink_target(request)
+    start_at = selectors.get_thread_root(article=article, comment_id=target) if target else None
 
     threads = render_threads(
         request,
@@ -281,6 +293,12 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
         "held": selectors.held_comments(article=article, reader=request.user),
     }
     return context
+
+
+def _permalink_target(request) -> int | None:
+    """A permalink's target (?c=ID): the page starts at its thread. Anything else is ignored."""
+    target = request.GET.get("c", "")
+    return int(target) if target.isdecimal() and len(target) < 19 else None
 
 
 def _article_like_button(request, article: Article, liked: bool):

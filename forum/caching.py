@@ -1,0 +1,142 @@
+"""The versions of what cached HTML is made of: named, bumped and read here, and nowhere else.
+
+Two renderings are cached in the shared cache: the article page (forum/views.py) and its
+threads region (forum/discussion.py). Their keys are built by `page_key` and `threads_key`.
+
+Invariants:
+1. Every input of a cached rendering is in its key, directly or through a version:
+   - the article's discussion: `Article.thread_version`, bumped in the same transaction as every
+     write that changes what a thread shows (forum/services.py, the importer);
+   - the people shown in it (display names, avatars): the site-wide "people" version, bumped
+     when a user row that already existed is saved other than for `last_login`;
+   - the catalogue (columns' and articles' titles, slugs, order, the chapter links): the
+     site-wide "catalogue" version, bumped when a column or article is saved or deleted, and at
+     the end of an import (which writes in bulk, past the model signals);
+   - the templates and translations the site runs with: DEPLOY, a digest taken once per process,
+     so a deploy never serves HTML rendered by the code it replaced;
+   - the language, and the page's query *as validated* (`canonical_query`): junk parameters
+     are dropped before the key is made, so they can't make new entries.
+2. People and catalogue changes are rare next to reads, so they retire every cached page rather
+   than finding the pages a person or a column appears on: simple, and always right.
+3. A version lives in the cache. If it is evicted it comes back as a new value (the clock in
+   nanoseconds), never as an old one, so an eviction can only cause misses, not stale hits.
+4. The reader's own state (likes, follow, controls, the CSRF token, the nonce) is never in a
+   cached rendering: it is filled in per request (forum/discussion.py, forum/fragments.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils.translation import get_language
+
+from .models import Article, Column
+
+PEOPLE, CATALOGUE = "people", "catalogue"
+_KEYS = {PEOPLE: "v:people", CATALOGUE: "v:catalogue"}
+# Fields whose change shows on no cached page (a login touches only last_login).
+_INVISIBLE_USER_FIELDS = frozenset({"last_login", "password", "language"})
+
+
+def current() -> dict[str, int]:
+    """The site-wide versions, in one cache round trip (two when one has to be made)."""
+    found = cache.get_many(_KEYS.values())
+    missing = [key for key in _KEYS.values() if key not in found]
+    if missing:
+        for key in missing:
+            cache.add(key, time.time_ns(), timeout=None)
+        found = cache.get_many(_KEYS.values())
+    return {name: found.get(key, 0) for name, key in _KEYS.items()}
+
+
+def bump(name: str) -> None:
+    """Retire every rendering made with this version, once the current transaction commits.
+
+    After the commit, not before: a reader who read the version between the bump and the
+    commit would render the old rows and keep them under the new version."""
+    transaction.on_commit(lambda: _incr(_KEYS[name]))
+
+
+def _incr(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # not in the cache: any new value differs from the lost one
+        cache.set(key, time.time_ns(), timeout=None)
+
+
+@functools.cache
+def deploy() -> str:
+    """A digest of the templates and compiled translations this process renders with."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    roots = [Path(settings.BASE_DIR) / "templates", Path(settings.BASE_DIR) / "locale"]
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in {".html", ".txt", ".mo"}:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def canonical_query(cleaned: dict, *, default_sort: str) -> str:
+    """The page's query string from ThreadQueryForm's cleaned values (and a valid permalink
+    target), in one order: what the page shows depends on nothing else in the URL."""
+    params = {}
+    if cleaned.get("sort") and cleaned["sort"] != default_sort:
+        params["sort"] = cleaned["sort"]
+    if cleaned.get("author"):
+        params["author"] = "1"
+    if cleaned.get("cursor"):
+        params["cursor"] = cleaned["cursor"]
+    if cleaned.get("c"):
+        params["c"] = str(cleaned["c"])
+    return urlencode(params)
+
+
+def _versions(article_pk: int, thread_version: int, versions: dict[str, int]) -> str:
+    return f"{article_pk}:{thread_version}:{versions[PEOPLE]}:{versions[CATALOGUE]}:{deploy()}"
+
+
+def page_key(*, article_pk: int, thread_version: int, versions: dict, query: str) -> str:
+    digest = hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()
+    return f"page:{_versions(article_pk, thread_version, versions)}:{get_language()}:{digest}"
+
+
+def threads_key(*, article_pk: int, thread_version: int, versions: dict, shape: tuple) -> str:
+    parts = ":".join(str(part) for part in shape)
+    return f"threads:{_versions(article_pk, thread_version, versions)}:{get_language()}:{parts}"
+
+
+# --- what bumps the site-wide versions -------------------------------------------------------
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="caching-people-saved")
+def _person_saved(sender, instance, created, update_fields=None, **kwargs):
+    if created:
+        return  # a new account is on no page yet
+    if update_fields is not None and set(update_fields) <= _INVISIBLE_USER_FIELDS:
+        return
+    bump(PEOPLE)
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="caching-people-deleted")
+def _person_deleted(sender, instance, **kwargs):
+    bump(PEOPLE)
+
+
+@receiver(post_save, sender=Column, dispatch_uid="caching-column-saved")
+@receiver(post_delete, sender=Column, dispatch_uid="caching-column-deleted")
+@receiver(post_save, sender=Article, dispatch_uid="caching-article-saved")
+@receiver(post_delete, sender=Article, dispatch_uid="caching-article-deleted")
+def _catalogue_changed(sender, **kwargs):
+    # The discussion's own writes to an article (counts, thread_version) are UPDATEs, which
+    # send no signal: a save here is the admin's or a service's edit of the article itself.
+    bump(CATALOGUE)
