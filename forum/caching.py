@@ -8,11 +8,12 @@ Invariants:
    - the article's discussion: `Article.thread_version`, bumped in the same transaction as every
      write that changes what a thread shows (forum/services.py, the importer);
    - the people shown in it (display names, avatars): the site-wide "people" version, bumped
-     when a user row that already existed is saved other than for `last_login`;
+     when a user row that already existed is saved for anything but `last_login`, `password`
+     or `language` (a login saves only `last_login`), or is deleted;
    - the catalogue (columns' and articles' titles, slugs, order, the chapter links): the
      site-wide "catalogue" version, bumped when a column or article is saved or deleted, and at
      the end of an import (which writes in bulk, past the model signals);
-   - the templates and translations the site runs with: DEPLOY, a digest taken once per process,
+   - the templates and translations the site runs with: `deploy()`, a digest taken once per process,
      so a deploy never serves HTML rendered by the code it replaced;
    - the language, and the page's query *as validated* (`canonical_query`): junk parameters
      are dropped before the key is made, so they can't make new entries.
