@@ -23,6 +23,10 @@ Invariants:
    nanoseconds), never as an old one, so an eviction can only cause misses, not stale hits.
 4. The reader's own state (likes, follow, controls, the CSRF token, the nonce) is never in a
    cached rendering: it is filled in per request (forum/discussion.py, forum/fragments.py).
+5. Like counts are not an input of a rendering either: a like bumps `Article.like_version`
+   (in its transaction), which keys the small entry of counts put into the page per request
+   (`counts_key`); the rendering stays. Only the "top" order depends on likes, and a cached
+   "top" thread is sorted again once it is `discussion.TOP_ORDER_SECONDS` old and liked since.
 """
 
 from __future__ import annotations
@@ -114,6 +118,12 @@ def page_key(*, article_pk: int, thread_version: int, versions: dict, query: str
 def threads_key(*, article_pk: int, thread_version: int, versions: dict, shape: tuple) -> str:
     parts = ":".join(str(part) for part in shape)
     return f"threads:{_versions(article_pk, thread_version, versions)}:{get_language()}:{parts}"
+
+
+def counts_key(page_key: str, *, like_version: int) -> str:
+    """The like counts shown on a cached page: its key (thread version and all, since an
+    import or a recount also moves counts) and the article's `like_version`."""
+    return f"{page_key}:likes:{like_version}"
 
 
 # --- what bumps the site-wide versions -------------------------------------------------------

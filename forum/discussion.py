@@ -2,18 +2,22 @@
 
 The threads region is rendered once per (article, thread version, language, sort, filter,
 cursor) and cached; every write to the thread bumps `Article.thread_version`, so stale entries
-are never read again and simply expire. What differs between readers — the like buttons (their
-own like state, the CSRF token) and the edit/delete/feature controls — is left in the cached
-HTML as markers (`<!--like:ID:COUNT-->`, `<!--act:ID:ROOT:FEATURED:AUTHOR-->`) and filled in by
-one regular-expression pass with the reader's state from one query. User text can't forge a
-marker: comment HTML is sanitized with comments stripped, names are escaped.
+are never read again and simply expire. What differs between readers and between requests — the
+like buttons (the count as of now, their own like state, the CSRF token) and the
+edit/delete/feature controls — is left in the cached HTML as markers (`<!--like:ID:COUNT-->`,
+`<!--act:ID:ROOT:FEATURED:AUTHOR-->`, `<!--mod:ID:0-->`) and filled in per request: the counts
+from one query bounded by the page (a like does not retire the rendering; see caching.py), the
+reader's state from one query. User text can't forge a marker: comment HTML is sanitized with
+comments stripped, names are escaped.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.middleware.csrf import get_token
@@ -24,6 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
 from . import caching, permissions, selectors
+from .enums import CommentSort
 from .models import Article, Comment
 
 CACHE_SECONDS = 24 * 3600
@@ -58,6 +63,8 @@ class RenderedThreads:
     article_liked: bool
     # The cached rendering before personalisation, its markers still in.
     raw_html: str
+    # The like counts filled in, by comment id (as of this request).
+    counts: dict[int, int]
 
 
 def _comment_urls() -> str:
@@ -134,6 +141,8 @@ def render_threads(
         ),
     )
     cached = cache.get(key)
+    if cached is not None and _order_outdated(cached, article=article, sort=sort):
+        cached = None
     if cached is None:
         page = selectors.get_thread_page(
             article=article, sort=sort, cursor=cursor, author_only=author_only, start_at=start_at
@@ -151,29 +160,45 @@ def render_threads(
             "html": html,
             "next_cursor": page.next_cursor,
             "comments": [(c.pk, c.author_id) for c in page.comments],
+            "like_version": article.like_version,
+            "rendered_at": _clock(),
         }
         cache.set(key, cached, CACHE_SECONDS)
-    if not request.user.is_authenticated:
-        # Every anonymous reader sees the same page: personalise it once, keep it with the rest.
-        if "anonymous" not in cached:
-            cached["anonymous"] = personalize(
-                request, cached["html"], article=article, comments=cached["comments"]
-            )
-            cache.set(key, cached, CACHE_SECONDS)
-        html = mark_safe(cached["anonymous"])  # noqa: S308 - our own rendering, personalised
-        return RenderedThreads(
-            html, cached["next_cursor"], len(cached["comments"]), False, raw_html=cached["html"]
-        )
-    # One query for the reader's likes on this page, the article's own like included.
+    comments = cached["comments"]
+    # Likes don't retire the rendering: the page's counts come from one query, bounded by it.
+    counts = selectors.like_counts(comment_ids=[pk for pk, _ in comments])
     liked, article_liked = selectors.liked_ids(
-        user=request.user, comment_ids=[pk for pk, _ in cached["comments"]], article=article
+        user=request.user, comment_ids=[pk for pk, _ in comments], article=article
     )
     html = personalize(
-        request, cached["html"], article=article, comments=cached["comments"], liked=liked
+        request, cached["html"], article=article, comments=comments, liked=liked, counts=counts
     )
     return RenderedThreads(
-        html, cached["next_cursor"], len(cached["comments"]), article_liked, raw_html=cached["html"]
+        html,
+        cached["next_cursor"],
+        len(comments),
+        article_liked,
+        raw_html=cached["html"],
+        counts=counts,
     )
+
+
+# How long the "top" order may lag behind likes: a like changes counts at once (they are filled
+# in per request) but re-sorts a cached thread only once its rendering is this old.
+TOP_ORDER_SECONDS = 300
+
+
+def _order_outdated(cached: dict, *, article: Article, sort: str) -> bool:
+    """Whether a cached "top" rendering is old enough, and liked since, to be sorted again."""
+    return (
+        sort == CommentSort.TOP
+        and cached["like_version"] != article.like_version
+        and _clock() - cached["rendered_at"] > TOP_ORDER_SECONDS
+    )
+
+
+def _clock() -> float:
+    return time.time()
 
 
 def _more_url(article: Article, page: selectors.ThreadPage) -> str:
@@ -205,6 +230,9 @@ class Reader:
     pk: int | None
     liked: frozenset[int] | set[int]
     token: str
+    # Like counts as of this request, by comment id; a comment missing here shows the count
+    # its marker was rendered with.
+    counts: Mapping[int, int] = field(default_factory=dict)
     can_write: bool = False
     can_feature: bool = False
     can_moderate: bool = False
@@ -217,17 +245,24 @@ class Reader:
 
 
 def reader_for(
-    request, *, article: Article, liked: set[int] | frozenset[int], token: str | None = None
+    request,
+    *,
+    article: Article,
+    liked: set[int] | frozenset[int],
+    token: str | None = None,
+    counts: Mapping[int, int] | None = None,
 ) -> Reader:
     """`token` stands in for the CSRF token when the caller puts the real one in afterwards."""
     user = request.user
     # Read once: `request.user` is a lazy proxy, and every attribute read through it costs.
     user_pk = user.pk
+    counts = counts or {}
     if user_pk is None:
-        return Reader(pk=None, liked=frozenset(), token="")
+        return Reader(pk=None, liked=frozenset(), token="", counts=counts)
     return Reader(
         pk=user_pk,
         liked=liked,
+        counts=counts,
         token=escape(get_token(request)) if token is None else token,
         can_write=permissions.can_write(user),
         can_feature=permissions.can_feature(user, article),
@@ -243,11 +278,13 @@ def personalize(
     article: Article,
     comments: list[tuple[int, int]],
     liked: set[int] | None = None,
+    counts: Mapping[int, int] | None = None,
 ) -> SafeString:
-    """Fill the markers of cached thread HTML for this reader."""
+    """Fill the markers of cached thread HTML for this reader (`counts`: the like counts as of
+    now, when the HTML may be older than the last like)."""
     if liked is None and request.user.is_authenticated:
         liked = selectors.liked_ids(user=request.user, comment_ids=[pk for pk, _ in comments])[0]
-    reader = reader_for(request, article=article, liked=liked or frozenset())
+    reader = reader_for(request, article=article, liked=liked or frozenset(), counts=counts)
     fill = _marker_filler(reader)
     return mark_safe(MARKER.sub(lambda m: fill(*m.groups()), html))  # noqa: S308 - escaped values
 
@@ -255,14 +292,14 @@ def personalize(
 def _marker_filler(reader: Reader):
     prefix, login = _fixed_urls(get_script_prefix())
     text = button_text()
-    liked, token, user_pk = reader.liked, reader.token, reader.pk
+    liked, token, user_pk, counts = reader.liked, reader.token, reader.pk, reader.counts
 
     def fill(kind: str, pk: str, third: str, featured: str | None, author: str | None) -> str:
         url = f"{prefix}{pk}/"
         if kind == "like":
             return like_button(
                 url=f"{url}like/",
-                count=int(third),
+                count=counts.get(int(pk), int(third)),
                 liked=int(pk) in liked,
                 token=token,
                 login_url=f"{login}?next={url}",
@@ -302,50 +339,80 @@ def _marker_filler(reader: Reader):
     return fill
 
 
-# --- Threads as most signed-in readers see them ---------------------------------------------
+# --- Threads as most readers see them -------------------------------------------------------
 #
-# Most signed-in readers are writers with no powers over others' comments, and such readers'
-# threads differ only where they liked or wrote something. So the page cache keeps the threads
-# split at their markers, with every marker filled in once as such a reader who liked and wrote
-# nothing sees it (the CSRF token left as a placeholder); a reader's page is that list with
-# their few own markers filled again, joined.
+# Anonymous readers all see the same threads, and most signed-in readers are writers with no
+# powers over others' comments, whose threads differ only where they liked or wrote something.
+# So the page cache keeps the threads split at their markers, each marker filled in once as such
+# a reader who liked and wrote nothing sees it (the CSRF token left as a placeholder), and each
+# like button split once more around its count. A reader's threads are that list with the
+# counts of this request put in, their few own markers filled again, joined.
+_COUNT_OPEN, _COUNT_CLOSE = '<span class="like-count">', "</span>"
 
 
-def split_for_readers(html: str, *, token: str) -> dict:
-    """The threads HTML, split at its markers and pre-filled for a writer with no likes.
+def split_for_readers(html: str, *, token: str, can_write: bool = True) -> dict:
+    """The threads HTML, split at its markers and pre-filled for a reader with no likes: a
+    writer (`token` for the CSRF token), or with `can_write=False` and no token, anyone.
 
     {"generic": the parts, markers filled; "markers": {index: the marker as written};
-    "like_at": {comment id: index of its like marker}; "own_at": {author id: indices of their
-    comments' action markers}}."""
+    "like_at": {comment id: index of its like button, whose count is the next part and the rest
+    of the button the one after}; "own_at": {author id: indices of their comments' action
+    markers}}."""
     generic, markers, like_at, own_at = [], {}, {}, {}
-    fill = _marker_filler(Reader(pk=None, liked=frozenset(), token=token, can_write=True))
+    fill = _marker_filler(Reader(pk=None, liked=frozenset(), token=token, can_write=can_write))
     position = 0
     for match in MARKER.finditer(html):
         generic.append(html[position : match.start()])
         groups = match.groups()
         index = len(generic)
-        generic.append(fill(*groups))
+        filled = fill(*groups)
         markers[index] = match.group(0)
         if groups[0] == "like":
+            head, opened, rest = filled.partition(_COUNT_OPEN)
+            count, closed, tail = rest.partition(_COUNT_CLOSE)
+            generic += [head + opened, count, closed + tail]
             like_at[int(groups[1])] = index
-        elif groups[0] == "act":
-            own_at.setdefault(int(groups[4]), []).append(index)
+        else:
+            generic.append(filled)
+            if groups[0] == "act":
+                own_at.setdefault(int(groups[4]), []).append(index)
         position = match.end()
     generic.append(html[position:])
     return {"generic": generic, "markers": markers, "like_at": like_at, "own_at": own_at}
 
 
-def threads_for_reader(request, split: dict, *, article: Article, liked, token: str) -> str:
-    reader = reader_for(request, article=article, liked=liked, token=token)
+def _with_counts(split: dict, counts: Mapping[int, int]) -> list[str]:
+    parts = list(split["generic"])
+    for pk, index in split["like_at"].items():
+        count = counts.get(pk)
+        if count is not None:
+            parts[index + 1] = str(count)
+    return parts
+
+
+def threads_for_everyone(split: dict, *, counts: Mapping[int, int]) -> str:
+    """The threads of a split made with `can_write=False`, with this request's like counts."""
+    return "".join(_with_counts(split, counts))
+
+
+def threads_for_reader(
+    request, split: dict, *, article: Article, liked, token: str, counts: Mapping[int, int]
+) -> str:
+    reader = reader_for(request, article=article, liked=liked, token=token, counts=counts)
     fill = _marker_filler(reader)
-    parts, markers = list(split["generic"]), split["markers"]
+    parts, markers, like_at = _with_counts(split, counts), split["markers"], split["like_at"]
     if not reader.sees_only_own_controls:
         for index, marker in markers.items():
             parts[index] = marker
+        for index in like_at.values():
+            parts[index + 1] = parts[index + 2] = ""
         return MARKER.sub(lambda m: fill(*m.groups()), "".join(parts))
-    indices = [split["like_at"][pk] for pk in liked if pk in split["like_at"]]
-    indices += split["own_at"].get(reader.pk, ())
-    for index in indices:
+    for pk in liked:
+        index = like_at.get(pk)
+        if index is not None:
+            parts[index] = fill(*MARKER.fullmatch(markers[index]).groups())
+            parts[index + 1] = parts[index + 2] = ""
+    for index in split["own_at"].get(reader.pk, ()):
         parts[index] = fill(*MARKER.fullmatch(markers[index]).groups())
     # A plain str (no SafeString copy of the whole thread): the caller joins it into the page.
     return "".join(parts)

@@ -86,9 +86,26 @@ def nav_user(user, *, unread: int) -> str:
     )
 
 
-def article_actions(article: Article, *, liked: bool, following: bool) -> str:
-    """The article's like and follow buttons, as a signed-in reader sees them."""
-    count = article.total_like_count
+def article_like_link(article: Article, *, count: int) -> str:
+    """The article's like count as an anonymous reader sees it: a link to log in and like."""
+    url = article.get_absolute_url()
+    key = ("like_link", get_language(), get_script_prefix(), url, count)
+    return _pieces.get(
+        key,
+        lambda: discussion.like_button(
+            url="",
+            count=count,
+            liked=False,
+            token="",
+            login_url=f"{discussion.login_url()}?next={url}",
+            text=discussion.button_text(),
+        ),
+    )
+
+
+def article_actions(article: Article, *, count: int, liked: bool, following: bool) -> str:
+    """The article's like and follow buttons, as a signed-in reader sees them (`count`: its
+    likes as of this request, which the cached article may be older than)."""
     slugs = [article.column.slug, article.slug]  # the forms' URLs: a renamed slug is a new key
     key = ("actions", get_language(), get_script_prefix(), *slugs, count, liked, following)
 

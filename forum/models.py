@@ -96,6 +96,9 @@ class Article(models.Model):
     last_commented_at = models.DateTimeField(_("last comment at"), null=True, blank=True)
     # Bumped by every write to the discussion: the key of its cached rendering.
     thread_version = models.PositiveIntegerField(default=0, editable=False)
+    # Bumped by every like or unlike in the article (its own or a comment's): the key of the
+    # like counts filled into its cached rendering, which a like therefore does not retire.
+    like_version = models.PositiveIntegerField(default=0, editable=False)
     legacy_key = models.CharField(
         max_length=200, null=True, blank=True, unique=True, editable=False
     )

@@ -79,6 +79,9 @@ class ArticleVersion:
 
     pk: int
     thread_version: int
+    # Bumped by every like in the article, and the article's own like count (see caching.py).
+    like_version: int
+    article_likes: int
     reader_pk: int | None = None
     liked_comment_ids: frozenset[int] = frozenset()
     article_liked: bool = False
@@ -104,12 +107,20 @@ def get_article_version(*, column_slug: str, slug: str, reader=None) -> ArticleV
     article = next((row for row in rows if row[0] is not None), None)
     if article is None:
         raise Http404
-    if len(article) == 2:
+    if len(article) == 4:
         return ArticleVersion(*article)
-    pk, version, article_liked, following, has_held, _ = article
-    liked = frozenset(row[5] for row in rows if row[0] is None)
+    pk, version, like_version, likes, article_liked, following, has_held, _ = article
+    liked = frozenset(row[7] for row in rows if row[0] is None)
     return ArticleVersion(
-        pk, version, reader.pk, liked, bool(article_liked), bool(following), bool(has_held)
+        pk,
+        version,
+        like_version,
+        likes,
+        reader.pk,
+        liked,
+        bool(article_liked),
+        bool(following),
+        bool(has_held),
     )
 
 
@@ -138,15 +149,17 @@ _TABLES = {
 }
 # Only the models' table names are put into the text; every value is a query parameter.
 _VERSION_SQL = """
-    SELECT a.id, a.thread_version FROM {article} a JOIN {column} c ON c.id = a.column_id
+    SELECT a.id, a.thread_version, a.like_version, a.like_count + a.legacy_like_count
+    FROM {article} a JOIN {column} c ON c.id = a.column_id
     WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
 """.format(**_TABLES)  # noqa: S608
 _READER_STATE_SQL = """
     WITH art AS (
-        SELECT a.id, a.thread_version FROM {article} a JOIN {column} c ON c.id = a.column_id
+        SELECT a.id, a.thread_version, a.like_version, a.like_count + a.legacy_like_count AS likes
+        FROM {article} a JOIN {column} c ON c.id = a.column_id
         WHERE c.slug = %s AND a.slug = %s AND a.is_published = %s
     )
-    SELECT art.id, art.thread_version,
+    SELECT art.id, art.thread_version, art.like_version, art.likes,
         EXISTS (SELECT 1 FROM {like} al WHERE al.user_id = %s AND al.article_id = art.id),
         EXISTS (SELECT 1 FROM {follow} f WHERE f.user_id = %s AND f.article_id = art.id),
         EXISTS (
@@ -156,7 +169,7 @@ _READER_STATE_SQL = """
         NULL
     FROM art
     UNION ALL
-    SELECT NULL, NULL, NULL, NULL, NULL, cl.comment_id
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, cl.comment_id
     FROM {like} cl JOIN {comment} cm ON cm.id = cl.comment_id
     WHERE cl.user_id = %s AND cm.article_id = (SELECT id FROM art)
 """.format(**_TABLES)  # noqa: S608
@@ -445,6 +458,15 @@ def get_thread_root(*, article: Article, comment_id: int) -> Comment | None:
     return Comment.objects.filter(
         pk=Subquery(Comment.objects.filter(pk=comment_id, article=article).values("root_id")[:1])
     ).first()
+
+
+def like_counts(*, comment_ids) -> dict[int, int]:
+    """The like counts of these comments as readers see them (legacy likes included): one
+    query, bounded by the page that shows them."""
+    rows = Comment.objects.filter(pk__in=list(comment_ids)).values_list(
+        "pk", "like_count", "legacy_like_count"
+    )
+    return {pk: likes + max(legacy, 0) for pk, likes, legacy in rows}
 
 
 def liked_ids(

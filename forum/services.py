@@ -286,8 +286,9 @@ def toggle_like(
             return True
         liked, step = True, 1
     model.objects.filter(pk=target.pk).update(like_count=F("like_count") + step)
-    # The article's page (its count, or a comment's in the thread) is cached by this version.
-    _bump_thread(article_id or target.pk)
+    # Counts are filled into the cached page per request, keyed by this version: a like
+    # retires the counts (one small query), not the rendering (forum/caching.py).
+    Article.objects.filter(pk=article_id or target.pk).update(like_version=F("like_version") + 1)
     return liked
 
 

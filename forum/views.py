@@ -40,6 +40,7 @@ from .discussion import (
     render_threads,
     split_for_readers,
     thread_context,
+    threads_for_everyone,
     threads_for_reader,
 )
 from .enums import CommentSort, CommentStatus
@@ -113,13 +114,14 @@ def article_detail(request, column_slug: str, slug: str):
         query=canonical,
     )
     signed_in = state.reader_pk is not None
-    # One round trip for the page and what a signed-in reader's header and form need.
+    counts_key = caching.counts_key(key, like_version=state.like_version)
+    # One round trip for the page, its like counts and what a signed-in reader's header needs.
     extra_keys = (
         [permissions.verified_cache_key(state.reader_pk), unread_cache_key(state.reader_pk)]
         if signed_in
         else []
     )
-    found = cache.get_many([key, *extra_keys])
+    found = cache.get_many([key, counts_key, *extra_keys])
     entry = found.get(key)
     if entry is None:
         entry, response = _render_page_entry(
@@ -128,14 +130,25 @@ def article_detail(request, column_slug: str, slug: str):
         if entry is None:
             return response
         cache.set(key, entry, ANONYMOUS_PAGE_SECONDS)
-        if not signed_in:
-            return response
-    parts = entry["parts"]
+        found[counts_key] = entry["counts"]
+        cache.set(counts_key, entry["counts"], ANONYMOUS_PAGE_SECONDS)
+    counts = found.get(counts_key)
+    if counts is None:
+        # The first request since a like: one small query, bounded by the page.
+        counts = selectors.like_counts(comment_ids=entry["threads"]["like_at"])
+        cache.set(counts_key, counts, ANONYMOUS_PAGE_SECONDS)
     if signed_in:
         user = request.user
         permissions.remember_verified(user, found.get(extra_keys[0]))
         unread = unread_count(user, cached=found.get(extra_keys[1]))
-        parts = _fill_slots(request, entry, state, unread=unread)
+        parts = _fill_slots(request, entry, state, unread=unread, counts=counts)
+    else:
+        parts = list(entry["parts"])
+        slots = entry["slots"]
+        parts[slots["threads"]] = threads_for_everyone(entry["anonymous"], counts=counts)
+        parts[slots["article_actions"]] = fragments.article_like_link(
+            entry["article"], count=state.article_likes
+        )
     html = "".join(parts)
     html = html.replace(NONCE_MARK, str(get_nonce(request))).replace(CSRF_MARK, get_token(request))
     return _vary(HttpResponse(html))
@@ -176,6 +189,9 @@ def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
         **_split_at_slots(shell),
         "article": article,
         "threads": split_for_readers(context["threads_raw_html"], token=CSRF_MARK),
+        "anonymous": split_for_readers(context["threads_raw_html"], token="", can_write=False),
+        # The counts it was made with, which serve until the next like.
+        "counts": context["threads_counts"],
     }
     return entry, response
 
@@ -193,7 +209,9 @@ def _split_at_slots(html: str) -> dict:
     return {"parts": parts, "slots": slots}
 
 
-def _fill_slots(request, entry: dict, state: selectors.ArticleVersion, *, unread: int) -> list:
+def _fill_slots(
+    request, entry: dict, state: selectors.ArticleVersion, *, unread: int, counts: dict
+) -> list:
     user, article = request.user, entry["article"]
     if permissions.can_write(user):
         form = fragments.comment_form(article)
@@ -214,7 +232,7 @@ def _fill_slots(request, entry: dict, state: selectors.ArticleVersion, *, unread
     rendered = {
         "nav_user": fragments.nav_user(user, unread=unread),
         "article_actions": fragments.article_actions(
-            article, liked=state.article_liked, following=state.following
+            article, count=state.article_likes, liked=state.article_liked, following=state.following
         ),
         "comment_form": form,
         "threads": threads_for_reader(
@@ -223,6 +241,7 @@ def _fill_slots(request, entry: dict, state: selectors.ArticleVersion, *, unread
             article=article,
             liked=state.liked_comment_ids,
             token=CSRF_MARK,
+            counts=counts,
         ),
     }
     parts = list(entry["parts"])
@@ -273,6 +292,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
         "article": article,
         "threads_html": threads.html,
         "threads_raw_html": threads.raw_html,
+        "threads_counts": threads.counts,
         "sort": sort,
         "sorts": [
             (value, label)

@@ -9,6 +9,7 @@ so the changes run inside `django_capture_on_commit_callbacks(execute=True)`, as
 from __future__ import annotations
 
 import re
+import time
 from io import BytesIO
 
 import pytest
@@ -20,7 +21,7 @@ from django.urls import reverse
 from PIL import Image
 
 from accounts.models import User
-from forum import caching, views
+from forum import caching, discussion, selectors, views
 from forum.enums import CommentStatus
 from forum.models import Column
 from forum.selectors import ROOTS_PER_PAGE
@@ -284,6 +285,85 @@ def test_a_like_shows_at_once(readers, client_for, article):
 
     for persona, text in pages(readers, url).items():
         assert 'like-count">1<' in text, persona  # the comment's count (the article has none)
+
+
+@pytest.fixture
+def thread_renders(monkeypatch):
+    """How many times a threads region was read from the database and rendered."""
+    calls = []
+    real = selectors.get_thread_page
+
+    def spy(**kwargs):
+        calls.append(kwargs["sort"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "get_thread_page", spy)
+    return calls
+
+
+def like_counts(text: str, comments) -> tuple[str, list[str]]:
+    """(the article's like count, each comment's) as the page shows them."""
+    article_count = re.search(r'class="like-count">(\d+)<', text).group(1)
+    by_comment = []
+    for comment in comments:
+        after = text[text.index(f'id="c-{comment.pk}"') :]
+        by_comment.append(re.search(r'class="like-count">(\d+)<', after).group(1))
+    return article_count, by_comment
+
+
+def test_likes_leave_the_rendering_cached_and_show_at_once(
+    readers, client_for, article, renders, thread_renders, django_assert_num_queries
+):
+    comments = [CommentFactory(article=article, body=f"likeable {n}") for n in range(3)]
+    url = article.get_absolute_url()
+    warm(readers, url)
+    rendered = (list(renders), list(thread_renders))
+    liker = client_for("reader")
+
+    for comment in comments[:2]:
+        assert liker.post(reverse("forum:comment-like", args=[comment.pk])).status_code == 302
+    assert liker.post(reverse("forum:article-like", args=[article.column.slug, article.slug]))
+    page = pages(readers, url)
+
+    assert (renders, thread_renders) == rendered  # no page or thread was rendered again
+    for persona, text in page.items():
+        assert like_counts(text, comments) == ("1", ["1", "1", "0"]), persona
+    liker_page = liker.get(url).text
+    assert liker_page.count('aria-pressed="true"') == 3  # the liker sees their three likes
+    assert 'aria-pressed="true"' not in page["signed in"]
+    # The counts were read once after the likes; the next reads are cache hits again.
+    with django_assert_num_queries(1):  # the article's version and counts
+        assert 'like-count">1<' in readers["anonymous"].get(url).text
+
+    liker.post(reverse("forum:comment-like", args=[comments[0].pk]))  # taken back
+    text = readers["anonymous"].get(url).text
+    assert like_counts(text, comments) == ("1", ["0", "1", "0"])
+    assert renders == rendered[0]
+
+
+def test_top_order_follows_likes_once_the_rendering_is_old(
+    client_for, article, monkeypatch, thread_renders
+):
+    first, second = (CommentFactory(article=article, body=b) for b in ("first", "second"))
+    url = article.get_absolute_url() + "?sort=top"
+    reader = client_for("anonymous")
+
+    def order() -> list[int]:
+        # The page itself expires after five minutes; its threads are what is tested here.
+        cache.delete_many([key.split(":", 2)[2] for key in cache_keys() if ":page:" in key])
+        return [int(pk) for pk in re.findall(r'id="c-(\d+)"', reader.get(url).text)]
+
+    assert order() == [second.pk, first.pk]  # newest first among equals
+    client_for("reader").post(reverse("forum:comment-like", args=[first.pk]))
+    assert order() == [second.pk, first.pk]  # counts now, order as rendered
+    assert len(thread_renders) == 1
+
+    later = time.time() + discussion.TOP_ORDER_SECONDS + 1
+    monkeypatch.setattr(discussion, "_clock", lambda: later)
+    assert order() == [first.pk, second.pk]
+    assert len(thread_renders) == 2
+    assert order() == [first.pk, second.pk]  # and cached again, not sorted on every read
+    assert len(thread_renders) == 2
 
 
 # --- keys from validated input only -----------------------------------------------------------

@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
@@ -197,9 +198,12 @@ def test_prefilled_threads_equal_a_full_personalisation(
     request = rf.get("/")
     request.user = person
 
+    # Counts as of this request, newer than the rendering: one liked, one not, one unknown.
+    counts = {roots[1].pk: 7, roots[2].pk: 3}
+
     split = discussion.split_for_readers(html, token="TOKEN")
     fast = discussion.threads_for_reader(
-        request, split, article=article, liked=liked, token="TOKEN"
+        request, split, article=article, liked=liked, token="TOKEN", counts=counts
     )
     full = discussion.personalize(
         request,
@@ -207,12 +211,42 @@ def test_prefilled_threads_equal_a_full_personalisation(
         article=article,
         comments=[(c.pk, c.author_id) for c in everything],
         liked=liked,
+        counts=counts,
     )
+    assert '<span class="like-count">7</span>' in fast
+    assert '<span class="like-count">3</span>' in fast
 
     # The full pass carries this request's token where the pre-filled parts left a placeholder.
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', full).group(1)
     assert fast.replace("TOKEN", token) == full
     assert "<!--" not in fast
+
+
+def test_threads_for_everyone_equal_an_anonymous_personalisation(rf, article, reader):
+    comments = [CommentFactory(article=article, author=reader) for _ in range(3)]
+    html = "".join(
+        f"<p><!--like:{c.pk}:{c.like_count}-->"
+        f"<!--act:{c.pk}:1:0:{c.author_id}--></p><!--mod:{c.pk}:0-->"
+        for c in comments
+    )
+    request = rf.get("/")
+    request.user = AnonymousUser()
+    counts = {comments[0].pk: 12}
+
+    split = discussion.split_for_readers(html, token="", can_write=False)
+    fast = discussion.threads_for_everyone(split, counts=counts)
+    full = discussion.personalize(
+        request,
+        html,
+        article=article,
+        comments=[(c.pk, c.author_id) for c in comments],
+        counts=counts,
+    )
+
+    assert fast == full
+    assert fast.count('<span class="like-count">12</span>') == 1
+    assert fast.count('<span class="like-count">0</span>') == 2
+    assert "<!--" not in fast and "/login/?next=" in fast
 
 
 def test_fragment_memo_keeps_the_most_recently_used():
