@@ -221,6 +221,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-emails": {"task": "notifications.sweep_pending_emails", "schedule": 60.0},
     # Re-enqueue legacy imports whose worker died (lease expired) or whose task was lost.
     "sweep-import-jobs": {"task": "forum.sweep_import_jobs", "schedule": 60.0},
+    # Dispatch forum events (outbox rows) whose task was lost.
+    "sweep-events": {"task": "forum.sweep_events", "schedule": 60.0},
     "daily-digest": {
         "task": "notifications.send_digests",
         "schedule": crontab(hour=env.int("DIGEST_HOUR_UTC", default=0), minute=0),

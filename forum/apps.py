@@ -7,4 +7,7 @@ class ForumConfig(AppConfig):
     verbose_name = _("Forum")
 
     def ready(self):
-        from . import caching  # noqa: F401 - connects the receivers that bump cache versions
+        from . import (
+            caching,  # noqa: F401 - connects the receivers that bump cache versions
+            tasks,  # noqa: F401 - registers the tasks forum.events enqueues by name
+        )

@@ -29,3 +29,13 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
+
+
+class EventKind(models.TextChoices):
+    """What the forum announces once it has happened (forum.events)."""
+
+    COMMENT_POSTED = "comment_posted", _("Comment posted")  # or approved: shown for the first time
+    COMMENT_MENTIONED = "comment_mentioned", _("Comment edited to mention people")
+    COMMENT_FEATURED = "comment_featured", _("Comment featured")
+    COMMENT_HELD = "comment_held", _("Comment held for review")
+    ARTICLE_PUBLISHED = "article_published", _("Article published")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
-from .enums import CommentStatus, ImportStatus, ReplyRole
+from .enums import CommentStatus, EventKind, ImportStatus, ReplyRole
 
 PATH_SEGMENT_WIDTH = 10
 # The deepest a reply goes (a root is depth 0). A reply to a comment at this depth becomes its
@@ -293,6 +293,35 @@ class Like(models.Model):
 
 def import_upload_path(job: ImportJob, filename: str) -> str:
     return f"imports/{timezone.now():%Y/%m}/{filename}"
+
+
+class Event(models.Model):
+    """The outbox: something that happened in the forum, written in the transaction that made
+    it happen and announced to the other apps after it commits (forum.events)."""
+
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, null=True, related_name="+")
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Ids of the people a comment's text mentions (comment_posted, comment_mentioned).
+    mentioned = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(dispatched_at__isnull=True),
+                name="event_undispatched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
 
 
 class _ImportStorage(LazyObject):

@@ -18,10 +18,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
-from moderation import policy as moderation_policy
-from notifications import services as notifications
 
-from .enums import CommentStatus
+from . import events, policy
+from .enums import CommentStatus, EventKind
 from .forms import COMMENT_MAX_LENGTH
 from .models import MAX_DEPTH, Article, Column, Comment, CommentRevision, Like, path_segment
 from .rendering import find_mentions, render_article_markdown, render_comment_markdown
@@ -71,7 +70,7 @@ def publish_article(
         published_at=published_at or timezone.now(),
     )
     if article.is_published:
-        notifications.notify_new_chapter(article=article)
+        events.record(EventKind.ARTICLE_PUBLISHED, article=article, actor=article.author)
     return article
 
 
@@ -85,7 +84,7 @@ def save_article(*, article: Article, was_published: bool) -> Article:
         article.thread_version += 1  # retires the cached pages that show it
     article.save()
     if article.is_published and not was_published:
-        notifications.notify_new_chapter(article=article)
+        events.record(EventKind.ARTICLE_PUBLISHED, article=article, actor=article.author)
     return article
 
 
@@ -140,7 +139,7 @@ def post_comment(
             mentioned_body = f"@{answered} {body}"
             body = mentioned_body if len(mentioned_body) <= COMMENT_MAX_LENGTH else body
     body_html, mentioned = render_comment_and_mentions(body)
-    status = moderation_policy.initial_status(author=author, body=body)
+    status = policy.initial_status(author=author, body=body)
     comment = Comment.objects.create(
         article=article,
         author=author,
@@ -157,13 +156,22 @@ def post_comment(
     Comment.objects.filter(pk=comment.pk).update(root_id=comment.root_id, path=comment.path)
     if status != CommentStatus.VISIBLE:
         # Held for review: not shown, not counted, nobody notified until a moderator approves.
-        moderation_policy.record_hold(comment=comment)
+        events.record(EventKind.COMMENT_HELD, comment=comment, actor=author)
         return comment
     if parent:
         Comment.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
     _bump_thread(article.pk, comment_count=F("comment_count") + 1, last_commented_at=now)
-    notifications.notify_comment_posted(comment=comment, mentioned=mentioned)
+    events.record(EventKind.COMMENT_POSTED, comment=comment, actor=author, mentioned=mentioned)
     return comment
+
+
+def announce_comment_shown(*, comment: Comment) -> None:
+    """A held comment was approved: announced as if just posted (its replies' authors, the
+    people it mentions and the article's followers hear of it now)."""
+    _, mentioned = render_comment_and_mentions(comment.body_md)
+    events.record(
+        EventKind.COMMENT_POSTED, comment=comment, actor=comment.author, mentioned=mentioned
+    )
 
 
 @transaction.atomic
@@ -186,8 +194,11 @@ def edit_comment(*, comment: Comment, body: str) -> Comment:
     comment.save(update_fields=["body_md", "body_html", "edited_at"])
     _bump_thread(comment.article_id)
     if comment.status == CommentStatus.VISIBLE and mentioned - mentioned_before:
-        notifications.notify_comment_mentioned(
-            comment=comment, mentioned=mentioned - mentioned_before
+        events.record(
+            EventKind.COMMENT_MENTIONED,
+            comment=comment,
+            actor=comment.author,
+            mentioned=mentioned - mentioned_before,
         )
     return comment
 
@@ -255,7 +266,7 @@ def set_comment_featured(*, comment: Comment, featured: bool, by: User | None = 
         comment.save(update_fields=["is_featured"])
         _bump_thread(comment.article_id)
         if featured:
-            notifications.notify_comment_featured(comment=comment, by=by)
+            events.record(EventKind.COMMENT_FEATURED, comment=comment, actor=by)
     return comment
 
 

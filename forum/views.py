@@ -27,12 +27,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from moderation import policy as moderation_policy
 from moderation import ratelimit
 from notifications.selectors import follows
 from notifications.services import unread_cache_key, unread_count
 
-from . import caching, fragments, permissions, selectors, services
+from . import caching, fragments, permissions, policy, selectors, services
 from .discussion import (
     like_button_for,
     personalize,
@@ -369,9 +368,7 @@ def comment_create(request, column_slug: str, slug: str):
 
 def _refuse_duplicate(request, form: CommentForm) -> None:
     """The same text again from the same person, within minutes: refused as a form error."""
-    if form.is_valid() and moderation_policy.is_duplicate(
-        author=request.user, body=form.cleaned_data["body"]
-    ):
+    if form.is_valid() and policy.is_duplicate(author=request.user, body=form.cleaned_data["body"]):
         form.add_error("body", _("You just posted this. Edit it instead of posting it again."))
 
 

@@ -79,8 +79,7 @@ def restore_comment(*, comment: Comment, by: User, reason: str = "") -> Comment:
     before = _change(comment, to=CommentStatus.VISIBLE, action=Action.RESTORE, by=by, reason=reason)
     if before == CommentStatus.HELD:
         notifications.notify_comment_approved(comment=comment, by=by)
-        _, mentioned = forum_services.render_comment_and_mentions(comment.body_md)
-        notifications.notify_comment_posted(comment=comment, mentioned=mentioned)
+        forum_services.announce_comment_shown(comment=comment)
     return comment
 
 

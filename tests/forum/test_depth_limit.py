@@ -10,6 +10,7 @@ from forum import services
 from forum.models import MAX_DEPTH, Comment
 from notifications.enums import Kind
 from notifications.models import Notification
+from tests.events import dispatch_events
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,7 @@ def test_a_reply_to_the_deepest_comment_goes_beside_it_and_names_who_it_answers(
     assert reply.body_md == f"@{deepest.author.display_name} Still going."
     assert f'href="{deepest.author.get_absolute_url()}"' in reply.body_html
     assert len(reply.path) <= Comment._meta.get_field("path").max_length
+    dispatch_events()
     assert Notification.objects.filter(recipient=deepest.author, kind=Kind.MENTION).exists()
 
 

@@ -1,6 +1,6 @@
 """A comment held for review stays in sight of its author alone, marked as waiting.
 
-Held: a new account's link, or reported enough (moderation.policy). Before, it simply vanished
+Held: a new account's link, or reported enough (forum.policy). Before, it simply vanished
 for its author, who could think the site lost it or post it again.
 """
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from forum import discussion, selectors, services
 from moderation import services as moderation_services
 from notifications import services as notification_services
+from tests.events import dispatch_events
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +127,7 @@ def test_the_header_follows_the_readers_name_bell_and_language(client, article, 
     reader.display_name = "renamed_reader"
     reader.save()
     CommentFactory(parent=CommentFactory(article=article, author=reader))  # a reply: the bell
+    dispatch_events()  # the worker writes the notification
     page = client.get(article.get_absolute_url())
     chinese = client.get(article.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-CN")
 

@@ -23,9 +23,12 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from forum import services as forum
+from forum.enums import EventKind
+from forum.models import Event
 from notifications import services
 from notifications.enums import Delivery, EmailState, Kind
 from notifications.models import Notification, OutgoingEmail, Preference
+from tests.events import dispatch_events
 from tests.factories import CommentFactory, UserFactory
 from tests.helpers import run_at_once
 
@@ -62,27 +65,33 @@ def unsubscribe_url(message) -> str:
 # --- Immediately -------------------------------------------------------------------------------
 
 
-def test_the_email_row_is_written_in_the_comments_transaction_and_sent_after_the_commit(
+def test_the_reply_commits_with_its_event_and_is_emailed_after_the_commit(
     root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         reply = reply_to(root, other_reader)
-        # Still inside the transaction: the row is there, nothing has been sent.
-        email = OutgoingEmail.objects.get(recipient=reader)
-        assert email.state == EmailState.PENDING
-        assert email.kind == Kind.REPLY
-        assert email.to == reader.email
-        assert mailoutbox == []
+        # Still inside the transaction: the event is there; nobody has been told anything.
+        event = Event.objects.get(comment=reply)
+        assert (event.kind, event.actor, event.dispatched_at) == (
+            EventKind.COMMENT_POSTED,
+            other_reader,
+            None,
+        )
+        assert not Notification.objects.filter(comment=reply).exists()
+        assert not OutgoingEmail.objects.exists()
 
-    assert len(callbacks) == 1
-    assert len(mailoutbox) == 1
-    email.refresh_from_db()
-    assert email.state == EmailState.SENT
-    assert email.attempts == 1
+    # After it: the event's task (which queued the email's) ran once each.
+    assert len(callbacks) == 2
+    [message] = mailoutbox
+    assert message.to == [reader.email]
+    email = OutgoingEmail.objects.get(recipient=reader)
+    assert (email.state, email.kind, email.attempts) == (EmailState.SENT, Kind.REPLY, 1)
     assert email.sent_at is not None
     notification = Notification.objects.get(recipient=reader, comment=reply)
     assert notification.emailed_at is not None
     assert not notification.in_digest
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
 
 
 def test_the_email_names_the_article_links_to_the_comment_and_offers_one_click_unsubscribe(
@@ -172,10 +181,12 @@ def test_a_rolled_back_action_leaves_no_notification_no_email_row_and_sends_noth
     root = CommentFactory(article=article, author=reader)
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        reply_to(root, other_reader)
-        assert OutgoingEmail.objects.filter(recipient=reader).count() == 1
+        reply = reply_to(root, other_reader)
+        assert Event.objects.filter(comment=reply).count() == 1  # the worker's part waits
         raise RuntimeError("something after the comment failed")
 
+    assert not Event.objects.filter(kind=EventKind.COMMENT_POSTED, comment__parent=root).exists()
+    assert dispatch_events() == 0  # the reply's event went with it: nothing to announce
     assert Notification.objects.filter(recipient=reader).count() == 0
     assert OutgoingEmail.objects.filter(recipient=reader).count() == 0
     assert emails_to(reader) == []
@@ -296,6 +307,7 @@ def test_each_person_gets_their_own_digest(
     with django_capture_on_commit_callbacks(execute=True):
         root = CommentFactory(article=article, author=reader)
         reply_to(root, other_reader)
+    with django_capture_on_commit_callbacks(execute=True):
         services.send_digests()
 
     assert len(emails_to(reader)) == 1
@@ -390,7 +402,8 @@ def test_the_cap_is_per_person(
 
 
 def test_delivering_the_same_row_twice_sends_once(root, reader, other_reader, mailoutbox):
-    reply_to(root, other_reader)  # callbacks not run: the row waits
+    reply_to(root, other_reader)
+    dispatch_events()  # the worker's part; the send, queued for the commit, waits
     email = OutgoingEmail.objects.get(recipient=reader)
 
     first = services.deliver_email(email_id=email.pk)
@@ -425,6 +438,7 @@ def test_an_smtp_failure_is_recorded_and_retried_later_with_exponential_backoff(
     root, reader, other_reader, mailoutbox
 ):
     reply_to(root, other_reader)
+    dispatch_events()  # the worker's part; the send, queued for the commit, waits
     email = OutgoingEmail.objects.get(recipient=reader)
 
     delays = []
@@ -465,6 +479,7 @@ def test_an_smtp_failure_is_recorded_and_retried_later_with_exponential_backoff(
 def test_the_backoff_never_exceeds_the_maximum(root, reader, other_reader, monkeypatch):
     monkeypatch.setattr(services, "MAX_ATTEMPTS", 20)
     reply_to(root, other_reader)
+    dispatch_events()  # the worker's part; the send, queued for the commit, waits
     email = OutgoingEmail.objects.get(recipient=reader)
 
     with mock.patch(LOCMEM_SEND, side_effect=_failing_send):
@@ -481,6 +496,7 @@ def test_after_the_last_attempt_the_email_is_failed_and_left_alone(
     root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
     reply_to(root, other_reader)
+    dispatch_events()  # the worker's part; the send, queued for the commit, waits
     email = OutgoingEmail.objects.get(recipient=reader)
 
     with mock.patch(LOCMEM_SEND, side_effect=_failing_send):
@@ -504,6 +520,7 @@ def test_resend_failed_emails_puts_failed_emails_back_and_sends_them(
     root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
     reply_to(root, other_reader)
+    dispatch_events()  # the worker's part; the send, queued for the commit, waits
     failed = OutgoingEmail.objects.get(recipient=reader)
     OutgoingEmail.objects.filter(pk=failed.pk).update(
         state=EmailState.FAILED, attempts=services.MAX_ATTEMPTS, last_error="SMTPDataError: 554"
@@ -534,7 +551,8 @@ def test_the_sweeper_resends_what_is_still_pending_after_a_minute_but_not_what_w
 ):
     old, fresh, retrying = (CommentFactory(article=article, author=reader) for _ in range(3))
     for parent in (old, fresh, retrying):
-        reply_to(parent, other_reader)  # callbacks not run: the rows stay pending
+        reply_to(parent, other_reader)
+    dispatch_events()  # the worker's part; the sends, queued for the commit, wait
     rows = list(OutgoingEmail.objects.filter(recipient=reader).order_by("pk"))
     assert len(rows) == 3
     two_minutes_ago = timezone.now() - timedelta(minutes=2)
@@ -558,6 +576,7 @@ def test_the_sweeper_picks_up_a_retry_whose_time_has_come(
     root, reader, other_reader, mailoutbox, django_capture_on_commit_callbacks
 ):
     reply_to(root, other_reader)
+    dispatch_events()  # the worker's part; the send, queued for the commit, waits
     email = OutgoingEmail.objects.get(recipient=reader)
     with mock.patch(LOCMEM_SEND, side_effect=_failing_send):
         services.deliver_email(email_id=email.pk)

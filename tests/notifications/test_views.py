@@ -20,6 +20,7 @@ from forum import services as forum
 from notifications import services
 from notifications.enums import DEFAULT_DELIVERY, Delivery, Kind
 from notifications.models import Follow, Notification, Preference
+from tests.events import dispatch_events
 from tests.factories import CommentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,7 @@ def notify(reader, article, n: int = 1, *, actor=None) -> list[Notification]:
     root = CommentFactory(article=article, author=reader, body="My comment")
     for i in range(n):
         CommentFactory(parent=root, author=actor, body=f"Reply number {i}")
+    dispatch_events()
     return list(Notification.objects.filter(recipient=reader))
 
 
@@ -42,6 +44,7 @@ def is_login_redirect(response, next_path: str) -> bool:
 
 
 def unread(user) -> int:
+    dispatch_events()
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
@@ -128,6 +131,7 @@ def test_the_inbox_escapes_what_commenters_wrote(client_for, article, reader):
     mallory = UserFactory(display_name="mallory")
     root = CommentFactory(article=article, author=reader)
     CommentFactory(parent=root, author=mallory, body="<script>alert(1)</script>")
+    dispatch_events()
 
     response = client_for("reader").get(reverse("notifications:inbox"))
 
@@ -142,6 +146,7 @@ def test_the_inbox_quotes_a_reply_as_read_not_its_markdown(client_for, article, 
         author=UserFactory(display_name="writer"),
         body="**Bold** claim with `code`\n\n```\nblock   of code\n```",
     )
+    dispatch_events()
 
     response = client_for("reader").get(reverse("notifications:inbox"))
 
@@ -158,6 +163,7 @@ def test_the_inbox_runs_a_bounded_number_of_queries(
     for i in range(size):
         CommentFactory(parent=root, author=UserFactory(), body=f"Reply {i}")
     client = client_for("reader")
+    dispatch_events()
 
     # session (cached), user, count, page, bell count: the same for 5 and for 60.
     with django_assert_max_num_queries(6):
@@ -266,6 +272,7 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_comment(client_for
 def test_opening_a_new_chapter_notification_goes_to_the_chapter(client_for, column, reader):
     Follow.objects.create(user=reader, column=column)
     chapter = forum.publish_article(column=column, title="Chapter Two", body_md="…")
+    dispatch_events()
     notification = Notification.objects.get(recipient=reader)
 
     response = client_for("reader").get(reverse("notifications:open", args=[notification.pk]))

@@ -14,6 +14,7 @@ from forum import services as forum
 from notifications import services
 from notifications.enums import Kind
 from notifications.models import Follow, Notification, OutgoingEmail
+from tests.events import dispatch_events
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +22,14 @@ pytestmark = pytest.mark.django_db
 
 def told(comment=None, *, article=None) -> dict[str, str]:
     """{display name: kind} of everyone notified about this comment (or this chapter)."""
+    dispatch_events()
     rows = Notification.objects.select_related("recipient")
     rows = rows.filter(comment=comment) if comment is not None else rows.filter(article=article)
     return {n.recipient.display_name: n.kind for n in rows}
 
 
 def count(comment) -> int:
+    dispatch_events()
     return Notification.objects.filter(comment=comment).count()
 
 
@@ -38,7 +41,9 @@ def test_a_reply_notifies_the_author_of_the_comment_it_answers(article, reader, 
 
     reply = CommentFactory(parent=parent, author=other_reader)
 
+    dispatch_events()
     assert told(reply) == {"reader": Kind.REPLY}
+    dispatch_events()
     notification = Notification.objects.get(comment=reply)
     assert notification.actor == other_reader
     assert notification.article == article
@@ -54,6 +59,7 @@ def test_a_reply_deep_in_a_thread_tells_only_the_parent_author_not_the_root_auth
 
     reply = CommentFactory(parent=middle, author=third)
 
+    dispatch_events()
     assert told(reply) == {"other_reader": Kind.REPLY}
 
 
@@ -65,6 +71,7 @@ def test_the_article_authors_reply_tells_the_parent_and_the_thread_root_author_o
 
     answer = CommentFactory(parent=middle, author=column_author)
 
+    dispatch_events()
     assert told(answer) == {"other_reader": Kind.AUTHOR_REPLY, "reader": Kind.AUTHOR_REPLY}
     assert count(answer) == 2
 
@@ -74,6 +81,7 @@ def test_the_article_authors_reply_to_a_root_tells_its_author_once(article, colu
 
     answer = CommentFactory(parent=root, author=column_author)
 
+    dispatch_events()
     assert told(answer) == {"reader": Kind.AUTHOR_REPLY}
     assert count(answer) == 1
 
@@ -89,6 +97,7 @@ def test_the_article_authors_reply_deep_in_a_thread_also_tells_the_root_author_o
 
     answer = CommentFactory(parent=again, author=column_author)
 
+    dispatch_events()
     assert told(answer) == {"reader": Kind.AUTHOR_REPLY}
     assert count(answer) == 1
 
@@ -99,6 +108,7 @@ def test_the_article_authors_reply_deep_in_a_thread_also_tells_the_root_author_o
 def test_a_new_root_comment_tells_the_column_author(article, reader):
     comment = CommentFactory(article=article, author=reader)
 
+    dispatch_events()
     assert told(comment) == {"column_author": Kind.NEW_ROOT_COMMENT}
 
 
@@ -109,6 +119,7 @@ def test_a_new_root_comment_tells_nobody_when_the_column_author_opted_out(articl
 
     comment = CommentFactory(article=article, author=reader)
 
+    dispatch_events()
     assert told(comment) == {}
 
 
@@ -119,6 +130,7 @@ def test_a_reply_does_not_tell_the_column_author_as_a_new_root_comment(
 
     reply = CommentFactory(parent=root, author=other_reader)
 
+    dispatch_events()
     assert "column_author" not in told(reply)
 
 
@@ -130,18 +142,21 @@ def test_a_mention_tells_the_mentioned_person(article, reader, other_reader):
         article=article, author=reader, body="What do you think, @other_reader?"
     )
 
+    dispatch_events()
     assert told(comment)["other_reader"] == Kind.MENTION
 
 
 def test_a_mention_of_someone_who_does_not_exist_tells_nobody_extra(article, reader):
     comment = CommentFactory(article=article, author=reader, body="Hello @nobody_here")
 
+    dispatch_events()
     assert told(comment) == {"column_author": Kind.NEW_ROOT_COMMENT}
 
 
 def test_a_mention_inside_code_tells_nobody(article, reader, other_reader):
     comment = CommentFactory(article=article, author=reader, body="Run `@other_reader` please")
 
+    dispatch_events()
     assert "other_reader" not in told(comment)
 
 
@@ -152,7 +167,9 @@ def test_an_edit_that_adds_a_mention_tells_the_newly_mentioned_person(
 
     forum.edit_comment(comment=comment, body="Anyone? @other_reader knows this.")
 
+    dispatch_events()
     assert told(comment)["other_reader"] == Kind.MENTION
+    dispatch_events()
     assert OutgoingEmail.objects.filter(recipient=other_reader, kind=Kind.MENTION).count() == 1
 
 
@@ -162,6 +179,7 @@ def test_an_edit_does_not_tell_the_already_mentioned_again(article, reader, othe
     forum.edit_comment(comment=comment, body="Hello @other_reader (edited twice)")
 
     assert count(comment) == 2  # the column's author (a new comment) and other_reader, once
+    dispatch_events()
     assert told(comment)["other_reader"] == Kind.MENTION
 
 
@@ -171,6 +189,7 @@ def test_an_edit_mentioning_the_person_replied_to_adds_nothing(article, reader, 
 
     forum.edit_comment(comment=reply, body="I agree, @other_reader")
 
+    dispatch_events()
     assert told(reply) == {"other_reader": Kind.REPLY}
 
 
@@ -180,6 +199,7 @@ def test_an_edit_of_a_hidden_comment_tells_nobody(article, reader, other_reader)
 
     forum.edit_comment(comment=comment, body="now with @other_reader")
 
+    dispatch_events()
     assert "other_reader" not in told(comment)
 
 
@@ -229,10 +249,12 @@ def test_one_action_tells_each_person_once_with_the_most_important_kind(
         actor = column_author if "author_reply" in parts else other_reader
         comment = CommentFactory(parent=parent, author=actor, body=f"An answer{mention}")
 
+    dispatch_events()
     rows = Notification.objects.filter(comment=comment, recipient=target)
 
     assert [row.kind for row in rows] == [expected]
     # …and that one notification is the only email queued for it.
+    dispatch_events()
     assert OutgoingEmail.objects.filter(recipient=target, kind__in=Kind.values).count() <= 1
 
 
@@ -244,6 +266,7 @@ def test_the_root_author_mentioned_in_the_authors_deep_reply_is_told_once(
 
     answer = CommentFactory(parent=middle, author=column_author, body="Also @reader, see this")
 
+    dispatch_events()
     assert told(answer) == {"other_reader": Kind.AUTHOR_REPLY, "reader": Kind.AUTHOR_REPLY}
 
 
@@ -252,6 +275,7 @@ def test_mentioning_the_same_person_twice_tells_them_once(article, reader, other
         article=article, author=reader, body="@other_reader and again @Other_Reader"
     )
 
+    dispatch_events()
     assert Notification.objects.filter(comment=comment, recipient=other_reader).count() == 1
 
 
@@ -265,7 +289,9 @@ def test_followers_of_an_article_hear_of_every_new_comment(article, reader, othe
 
     reply = CommentFactory(parent=root, author=other_reader)
 
+    dispatch_events()
     assert told(root)["follower"] == Kind.FOLLOWED_THREAD
+    dispatch_events()
     assert told(reply)["follower"] == Kind.FOLLOWED_THREAD
 
 
@@ -276,6 +302,7 @@ def test_following_another_article_tells_nothing(article, column, reader):
 
     comment = CommentFactory(article=article, author=reader)
 
+    dispatch_events()
     assert "follower" not in told(comment)
 
 
@@ -287,7 +314,9 @@ def test_followers_of_a_column_hear_of_a_new_chapter(column, column_author, read
 
     chapter = forum.publish_article(column=column, title="Chapter Two", body_md="More.")
 
+    dispatch_events()
     assert told(article=chapter) == {"reader": Kind.NEW_CHAPTER}
+    dispatch_events()
     notification = Notification.objects.get(article=chapter)
     assert notification.comment is None
     assert notification.actor == column_author
@@ -305,8 +334,10 @@ def test_featuring_a_comment_tells_its_author_once_however_often_it_is_featured(
     forum.set_comment_featured(comment=comment, featured=False, by=column_author)
     forum.set_comment_featured(comment=comment, featured=True, by=column_author)
 
+    dispatch_events()
     featured = Notification.objects.filter(recipient=reader, comment=comment)
     assert [(n.kind, n.actor) for n in featured] == [(Kind.FEATURED, column_author)]
+    dispatch_events()
     assert OutgoingEmail.objects.filter(recipient=reader, kind=Kind.FEATURED).count() == 1
 
 
@@ -315,6 +346,7 @@ def test_featuring_by_a_moderator_names_the_moderator(article, moderator, reader
 
     forum.set_comment_featured(comment=comment, featured=True, by=moderator)
 
+    dispatch_events()
     assert Notification.objects.get(recipient=reader, comment=comment).actor == moderator
 
 
@@ -326,6 +358,7 @@ def test_replying_to_yourself_tells_nobody(article, reader):
 
     reply = CommentFactory(parent=root, author=reader)
 
+    dispatch_events()
     assert told(reply) == {}
 
 
@@ -334,6 +367,7 @@ def test_mentioning_yourself_tells_nobody(article, reader, other_reader):
 
     reply = CommentFactory(parent=root, author=reader, body="As I, @reader, said")
 
+    dispatch_events()
     assert told(reply) == {"other_reader": Kind.REPLY}
 
 
@@ -342,6 +376,7 @@ def test_the_author_commenting_on_their_own_article_tells_nobody(article, column
 
     comment = CommentFactory(article=article, author=column_author)
 
+    dispatch_events()
     assert told(comment) == {}
 
 
@@ -350,6 +385,7 @@ def test_the_author_featuring_their_own_comment_tells_nobody(article, column_aut
 
     forum.set_comment_featured(comment=comment, featured=True, by=column_author)
 
+    dispatch_events()
     assert Notification.objects.filter(comment=comment).count() == 0
 
 
@@ -358,6 +394,7 @@ def test_a_follower_commenting_is_not_told_of_their_own_comment(article, reader)
 
     comment = CommentFactory(article=article, author=reader)
 
+    dispatch_events()
     assert "reader" not in told(comment)
 
 
@@ -376,9 +413,13 @@ def test_inactive_people_are_told_nothing(article, column, reader, other_reader)
     forum.set_comment_featured(comment=root, featured=True, by=column.author)
     chapter = forum.publish_article(column=column, title="Later", body_md="…")
 
+    dispatch_events()
     assert Notification.objects.filter(recipient=gone).count() == 0
+    dispatch_events()
     assert OutgoingEmail.objects.filter(recipient=gone).count() == 0
+    dispatch_events()
     assert told(reply) == {}
+    dispatch_events()
     assert told(article=chapter) == {}
 
 
@@ -388,9 +429,12 @@ def test_a_legacy_account_without_email_is_told_on_the_site_only(article, other_
 
     reply = CommentFactory(parent=root, author=other_reader)
 
+    dispatch_events()
     assert told(reply) == {"oldtimer": Kind.REPLY}
+    dispatch_events()
     notification = Notification.objects.get(comment=reply)
     assert not notification.in_digest
+    dispatch_events()
     assert OutgoingEmail.objects.filter(recipient=legacy).count() == 0
 
 
@@ -402,11 +446,13 @@ def test_moderating_a_comment_tells_its_author_why(article, moderator, reader):
 
     created = services.notify_comment_moderated(comment=comment, by=moderator, reason="Off-topic")
 
+    dispatch_events()
     notification = Notification.objects.get(recipient=reader, kind=Kind.MODERATED)
     assert created == [notification]
     assert notification.reason == "Off-topic"
     assert notification.actor == moderator
     assert notification.comment == comment
+    dispatch_events()
     email = OutgoingEmail.objects.get(recipient=reader, kind=Kind.MODERATED)
     assert "Off-topic" in email.body_text
 
@@ -418,6 +464,7 @@ def test_a_comment_moderated_twice_tells_its_author_twice(article, moderator, re
     services.notify_comment_moderated(comment=comment, by=moderator, reason="Hidden: spam?")
     services.notify_comment_moderated(comment=comment, by=moderator, reason="Restored")
 
+    dispatch_events()
     kinds = sorted(Notification.objects.filter(recipient=reader).values_list("kind", "reason"))
     assert kinds == [
         (Kind.FEATURED, ""),
@@ -430,6 +477,7 @@ def test_a_moderator_moderating_their_own_comment_tells_nobody(article, moderato
     comment = CommentFactory(article=article, author=moderator)
 
     assert services.notify_comment_moderated(comment=comment, by=moderator, reason="x") == []
+    dispatch_events()
     assert Notification.objects.filter(kind=Kind.MODERATED).count() == 0
 
 
@@ -445,7 +493,9 @@ def test_a_comment_that_fails_leaves_no_notification(article, reader, other_read
         CommentFactory(parent=root, author=other_reader)
         raise RuntimeError("the request failed after the comment")
 
+    dispatch_events()
     assert Notification.objects.filter(recipient=reader).count() == 0
+    dispatch_events()
     assert OutgoingEmail.objects.filter(recipient=reader).count() == 0
 
 
@@ -480,4 +530,5 @@ def test_a_chapter_added_in_the_admin_tells_the_columns_followers(
 
     assert response.status_code == 302, response.content[:2000]
     chapter = column.articles.get(slug="chapter-three")
+    dispatch_events()
     assert told(article=chapter) == {"reader": Kind.NEW_CHAPTER}

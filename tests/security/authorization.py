@@ -32,6 +32,7 @@ from moderation import services as moderation_services
 from moderation.models import ModerationAction
 from notifications import services as notification_services
 from notifications.models import Notification, OutgoingEmail
+from tests.events import dispatch_events
 from tests.factories import ArticleFactory, ColumnFactory, UserFactory, moderators_group
 
 PERSONAS = (
@@ -97,7 +98,8 @@ def build_world() -> World:
     report = moderation_services.report_comment(
         comment=comment, reporter=users["other_reader"], reason="spam"
     )
-    # The reply notified the comment's author.
+    # The reply notified the comment's author (once the worker has had the events).
+    dispatch_events()
     notification = Notification.objects.get(recipient=users["reader"], comment=reply)
     job = ImportJob.objects.create(upload="imports/matrix.zip", created_by=users["superuser"])
     email = OutgoingEmail.objects.create(

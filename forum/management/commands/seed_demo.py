@@ -19,11 +19,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
-from forum import services
+from forum import events, services
 from forum.demo.content import CHAPTERS, COLUMN, DISCUSSION, PEOPLE
 from forum.importing import import_sources
 from forum.legacy import iter_sources
-from forum.models import Column
+from forum.models import Column, Event
 from forum.permissions import MODERATOR_PERMISSIONS, MODERATORS_GROUP
 from notifications.models import OutgoingEmail
 
@@ -97,6 +97,7 @@ class Command(BaseCommand):
         moderator.groups.add(moderators_group())
 
         emails_before = OutgoingEmail.objects.aggregate(last=Max("pk"))["last"] or 0
+        events_before = Event.objects.aggregate(last=Max("pk"))["last"] or 0
         if Column.objects.filter(slug=COLUMN["slug"]).exists():
             self.stdout.write("Demo content already loaded.")
         else:
@@ -110,7 +111,11 @@ class Command(BaseCommand):
                     f"{report.comments.created} comments."
                 )
             )
-        # Dropped inside the transaction: their send, queued for after the commit, finds nothing.
+        # The worker's part done here, inside the transaction (the tasks queued for after the
+        # commit find the events dispatched), so that the emails it queues can be dropped too:
+        # their send, queued for after the commit, finds nothing.
+        for event_id in Event.objects.filter(pk__gt=events_before).values_list("pk", flat=True):
+            events.dispatch(event_id=event_id)
         OutgoingEmail.objects.filter(pk__gt=emails_before).delete()
         return accounts
 

@@ -1,4 +1,4 @@
-"""Spam and abuse rules that decide before anything is written (no writes except the audit row).
+"""Spam and abuse rules that decide before a comment is written (they only read).
 
 - A new account's first comments (HOLD_FIRST_COMMENTS_WITH_LINKS) are held for review when they
   contain a link.
@@ -13,10 +13,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from forum.enums import CommentStatus
-
-from .enums import Action
-from .models import ModerationAction
+from .enums import CommentStatus
+from .models import Comment
 
 LINK = re.compile(r"https?://|www\.|\]\(", re.IGNORECASE)
 
@@ -24,28 +22,13 @@ LINK = re.compile(r"https?://|www\.|\]\(", re.IGNORECASE)
 def initial_status(*, author, body: str) -> str:
     if not LINK.search(body):
         return CommentStatus.VISIBLE
-    from forum.models import Comment  # forum.services imports this module
-
     earlier = Comment.objects.filter(author=author, status=CommentStatus.VISIBLE).count()
     if earlier < settings.HOLD_FIRST_COMMENTS_WITH_LINKS and not author.is_staff:
         return CommentStatus.HELD
     return CommentStatus.VISIBLE
 
 
-def record_hold(*, comment) -> None:
-    ModerationAction.objects.create(
-        action=Action.HOLD,
-        comment=comment,
-        user_id=comment.author_id,
-        reason="new account, link in comment",
-        before="",
-        after=comment.status,
-    )
-
-
 def is_duplicate(*, author, body: str) -> bool:
-    from forum.models import Comment
-
     since = timezone.now() - timedelta(seconds=settings.DUPLICATE_WINDOW_SECONDS)
     return Comment.objects.filter(
         author=author, body_md=body.strip(), created_at__gte=since
