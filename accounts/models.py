@@ -130,7 +130,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.display_name
 
     def get_absolute_url(self) -> str:
-        return reverse("accounts:profile", args=[self.pk])
+        return reverse("forum:profile", args=[self.pk])
 
     def get_full_name(self) -> str:
         return self.display_name

@@ -5,25 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
-from forum.permissions import suspension_message
-from forum.selectors import list_user_comments
-from moderation import ratelimit
-
-from . import selectors, services
+from . import ratelimit, services
 from .forms import ProfileForm
-
-
-@require_GET
-def profile(request, pk: int):
-    profile_user = selectors.get_profile_user(pk=pk)
-    comments_page = list_user_comments(user=profile_user, page=request.GET.get("page"))
-    return render(
-        request,
-        "accounts/profile.html",
-        {"profile_user": profile_user, "comments_page": comments_page},
-    )
+from .permissions import suspension_message
 
 
 @login_required

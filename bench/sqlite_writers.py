@@ -38,7 +38,7 @@ from bench.harness import common  # noqa: E402
 from bench.harness.common import BenchError, log  # noqa: E402
 
 APP_SETTINGS = "bench.harness.app_settings"
-# The site's per-user and per-IP rate limits (moderation.ratelimit) would stop 8 users who all
+# The site's per-user and per-IP rate limits (accounts.ratelimit) would stop 8 users who all
 # come from 127.0.0.1 and write at machine speed within seconds; what is measured here is the
 # database under concurrent writers, so they are lifted (settings read them from the
 # environment). Every text is unique, so the duplicate refusal does not trigger either.

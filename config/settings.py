@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "forum",
     "notifications",
     "moderation",
+    "demo",
     "config.apps.ConfigConfig",  # the project's deploy checks (config/checks.py)
 ]
 

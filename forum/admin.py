@@ -8,8 +8,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from moderation.admin import ReportedFilter
-
 from . import services
 from .importing import create_import_job
 from .legacy import LegacyFormatError, check_archive
@@ -87,7 +85,6 @@ class CommentAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "is_featured",
-        ReportedFilter,
         ("legacy_key", admin.EmptyFieldListFilter),
         "created_at",
     ]

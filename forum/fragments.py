@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
@@ -24,6 +25,39 @@ from django.utils.translation import get_language
 from . import discussion
 from .forms import CommentForm
 from .models import Article
+
+# --- The header's unread count ----------------------------------------------------------------
+#
+# The bell's number belongs to notifications, an app above the forum: it tells the forum how to
+# find it when it starts (notifications/apps.py), so the forum never imports it. The count is
+# read from the cache in the page's one round trip (`unread_keys`), and counted only on a miss.
+
+
+@dataclass(frozen=True)
+class UnreadSource:
+    cache_key: Callable[[int], str]
+    # (user, cached=the cache's value or None) → the count
+    count: Callable[..., int]
+
+
+_unread: UnreadSource | None = None
+
+
+def provide_unread_count(source: UnreadSource) -> None:
+    global _unread
+    _unread = source
+
+
+def unread_keys(user_pk: int) -> list[str]:
+    return [_unread.cache_key(user_pk)] if _unread else []
+
+
+def unread_for(user, found: dict) -> int:
+    """The reader's unread count, from `found` (what the cache gave for `unread_keys`)."""
+    if _unread is None:
+        return 0
+    return _unread.count(user, cached=found.get(_unread.cache_key(user.pk)))
+
 
 # Set by the view before it renders anything: the same marker its cached pages carry.
 CSRF_MARK = "\x00csrf\x00"

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.core.files.base import File
 from django.db import DatabaseError, transaction
 from django.db.models import CharField, Count, F, Max, Q, Value
@@ -661,8 +662,6 @@ def create_import_job(
     *, uploads: list, user: User, column: str = "", author: str = ""
 ) -> ImportJob:
     """Store the upload (several files are zipped into one) and enqueue the import."""
-    from .tasks import import_legacy  # the task module imports this one
-
     with tempfile.TemporaryFile() as bundle:
         if len(uploads) == 1:
             content, name = uploads[0], uploads[0].name
@@ -678,7 +677,8 @@ def create_import_job(
             job = ImportJob(created_by=user, column=column, author=author)
             job.upload.save(name, content, save=False)
             job.save()
-            transaction.on_commit(lambda: import_legacy.delay(job.pk))
+            # By name: the task module imports this one, not the other way round.
+            transaction.on_commit(lambda: current_app.tasks["forum.import_legacy"].delay(job.pk))
     return job
 
 

@@ -295,6 +295,43 @@ def import_upload_path(job: ImportJob, filename: str) -> str:
     return f"imports/{timezone.now():%Y/%m}/{filename}"
 
 
+class Follow(models.Model):
+    """A reader following a column (new chapters) or an article's discussion (new comments)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    column = models.ForeignKey(
+        Column, on_delete=models.CASCADE, null=True, blank=True, related_name="follows"
+    )
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, null=True, blank=True, related_name="follows"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # Made by the notifications app, which owned follows before the forum did.
+        db_table = "notifications_follow"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(column__isnull=False, article__isnull=True)
+                | Q(column__isnull=True, article__isnull=False),
+                name="follow_exactly_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "column"],
+                condition=Q(column__isnull=False),
+                name="follow_column_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "article"],
+                condition=Q(article__isnull=False),
+                name="follow_article_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows {self.column_id or self.article_id}"
+
+
 class Event(models.Model):
     """The outbox: something that happened in the forum, written in the transaction that made
     it happen and announced to the other apps after it commits (forum.events)."""

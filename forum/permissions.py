@@ -9,8 +9,9 @@ from __future__ import annotations
 from allauth.account.models import EmailAddress
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from accounts.permissions import suspension_message
 
 from .enums import CommentStatus
 from .models import Article, Comment
@@ -113,17 +114,6 @@ def check_can_write(user) -> None:
         raise PermissionDenied(suspension_message(user))
     if not can_write(user):
         raise PermissionDenied(_("Verify your email address to take part in discussions."))
-
-
-def suspension_message(user) -> str:
-    reason = user.suspension_reason or _("no reason given")
-    if user.is_banned:
-        return _("Your account is banned from writing (%(reason)s).") % {"reason": reason}
-    until = timezone.localtime(user.suspended_until).strftime("%Y-%m-%d %H:%M")
-    return _("Your account is suspended until %(until)s (%(reason)s). You can still read.") % {
-        "until": until,
-        "reason": reason,
-    }
 
 
 def check_can_moderate(user, comment: Comment) -> None:

@@ -14,10 +14,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from notifications.models import Follow
 
 from .enums import CommentSort, CommentStatus
-from .models import Article, Column, Comment, Like
+from .models import Article, Column, Comment, Follow, Like
 
 
 def list_columns() -> list[Column]:
@@ -458,6 +457,13 @@ def get_thread_root(*, article: Article, comment_id: int) -> Comment | None:
     return Comment.objects.filter(
         pk=Subquery(Comment.objects.filter(pk=comment_id, article=article).values("root_id")[:1])
     ).first()
+
+
+def follows(*, user, column=None, article=None) -> bool:
+    if not user.is_authenticated:
+        return False
+    lookup = {"column": column} if column is not None else {"article": article}
+    return Follow.objects.filter(user=user, **lookup).exists()
 
 
 def like_counts(*, comment_ids) -> dict[int, int]:

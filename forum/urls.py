@@ -6,6 +6,7 @@ app_name = "forum"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("u/<int:pk>/", views.profile, name="profile"),
     path("c/<int:pk>/", views.comment_permalink, name="comment-permalink"),
     path("c/<int:pk>/reply/", views.comment_reply, name="comment-reply"),
     path("c/<int:pk>/edit/", views.comment_edit, name="comment-edit"),

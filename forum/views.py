@@ -27,9 +27,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from moderation import ratelimit
-from notifications.selectors import follows
-from notifications.services import unread_cache_key, unread_count
+from accounts import ratelimit
+from accounts import selectors as account_selectors
 
 from . import caching, fragments, permissions, policy, selectors, services
 from .discussion import (
@@ -79,9 +78,20 @@ def home(request):
 
 
 @require_GET
+def profile(request, pk: int):
+    profile_user = account_selectors.get_profile_user(pk=pk)
+    comments_page = selectors.list_user_comments(user=profile_user, page=request.GET.get("page"))
+    return render(
+        request,
+        "accounts/profile.html",
+        {"profile_user": profile_user, "comments_page": comments_page},
+    )
+
+
+@require_GET
 def column_detail(request, slug: str):
     column = selectors.get_column(slug=slug)
-    following = follows(user=request.user, column=column)
+    following = selectors.follows(user=request.user, column=column)
     return render(request, "forum/column_detail.html", {"column": column, "following": following})
 
 
@@ -116,7 +126,7 @@ def article_detail(request, column_slug: str, slug: str):
     counts_key = caching.counts_key(key, like_version=state.like_version)
     # One round trip for the page, its like counts and what a signed-in reader's header needs.
     extra_keys = (
-        [permissions.verified_cache_key(state.reader_pk), unread_cache_key(state.reader_pk)]
+        [permissions.verified_cache_key(state.reader_pk), *fragments.unread_keys(state.reader_pk)]
         if signed_in
         else []
     )
@@ -139,7 +149,7 @@ def article_detail(request, column_slug: str, slug: str):
     if signed_in:
         user = request.user
         permissions.remember_verified(user, found.get(extra_keys[0]))
-        unread = unread_count(user, cached=found.get(extra_keys[1]))
+        unread = fragments.unread_for(user, found)
         parts = _fill_slots(request, entry, state, unread=unread, counts=counts)
     else:
         parts = list(entry["parts"])
@@ -308,7 +318,7 @@ def _page_context(request, article: Article, *, comment_form=None) -> dict | Htt
         ),
         "comment_form": comment_form or CommentForm(),
         "article_like_button": _article_like_button(request, article, threads.article_liked),
-        "following": follows(user=request.user, article=article),
+        "following": selectors.follows(user=request.user, article=article),
         "held": selectors.held_comments(article=article, reader=request.user),
     }
     return context

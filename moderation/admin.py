@@ -10,6 +10,7 @@ directly, and the audit log and reports are read-only for everyone.
 - `UserModerationMixin` gives the User admin its "Suspend…", "Ban…" and "Lift suspension"
   actions (changelist and change form), each through a confirmation page.
 - `ReportedFilter` is the Comment admin's "reported" filter.
+- The User admin lives here: what an admin does to a user beyond its profile is moderation.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation, helpers
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -34,6 +36,8 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.models import BANNED_YEAR, User
+from forum import admin as forum_admin
 from forum.models import Comment
 from forum.permissions import is_moderator
 
@@ -399,6 +403,17 @@ class ReportedFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The forum's Comment admin, with the filter only moderation can offer (the forum doesn't know
+# about reports): registered again here, above it in the apps' order.
+admin.site.unregister(Comment)
+
+
+@admin.register(Comment)
+class CommentAdmin(forum_admin.CommentAdmin):
+    list_filter = [*forum_admin.CommentAdmin.list_filter[:2], ReportedFilter]
+    list_filter += forum_admin.CommentAdmin.list_filter[2:]
+
+
 # --- Users ---------------------------------------------------------------------------------
 
 
@@ -410,8 +425,6 @@ class SuspensionFilter(admin.SimpleListFilter):
         return [("suspended", _("Suspended")), ("banned", _("Banned")), ("none", _("None"))]
 
     def queryset(self, request, queryset):
-        from accounts.models import BANNED_YEAR
-
         now = timezone.now()
         banned = Q(suspended_until__year__gte=BANNED_YEAR)
         if self.value() == "suspended":
@@ -628,3 +641,51 @@ class UserModerationMixin:
             (name, {**options, "fields": [f for f in options["fields"] if f != "password"]})
             for name, options in fieldsets
         ]
+
+
+@admin.register(User)
+class UserAdmin(UserModerationMixin, BaseUserAdmin):
+    """Moderators (view_user only) see users read-only and may suspend, ban or lift (the
+    mixin's actions, through moderation.services); changing a user takes change_user."""
+
+    ordering = ["-date_joined"]
+    list_display = [
+        "display_name",
+        "email",
+        "is_legacy",
+        "is_staff",
+        "is_active",
+        "suspension",
+        "date_joined",
+    ]
+    list_filter = ["is_legacy", "is_staff", "is_superuser", "is_active", SuspensionFilter, "groups"]
+    search_fields = ["display_name", "email"]
+    # Suspensions change only through the moderation actions, which write the audit log.
+    readonly_fields = [
+        "date_joined",
+        "last_login",
+        "legacy_key",
+        "suspended_until",
+        "suspension_reason",
+        "moderation_history",
+    ]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (gettext_lazy("Profile"), {"fields": ["display_name", "avatar", "avatar_url", "bio"]}),
+        (gettext_lazy("Legacy"), {"fields": ["is_legacy", "legacy_key"]}),
+        (
+            gettext_lazy("Moderation"),
+            {"fields": ["suspended_until", "suspension_reason", "moderation_history"]},
+        ),
+        (
+            gettext_lazy("Permissions"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (gettext_lazy("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {"classes": ["wide"], "fields": ["email", "display_name", "password1", "password2"]},
+        ),
+    ]

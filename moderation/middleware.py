@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
-from .ratelimit import RateLimited
+from accounts.ratelimit import RateLimited
 
 
 class RateLimitMiddleware:

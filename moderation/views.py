@@ -10,11 +10,12 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from accounts import ratelimit
 from forum import permissions, selectors
 from forum.enums import CommentStatus
 
-from . import ratelimit, services
 from . import selectors as moderation_selectors
+from . import services
 from .forms import ReasonForm, ReportForm
 
 

@@ -7,4 +7,15 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        from . import receivers  # noqa: F401 - connects the forum's event receivers
+        from forum import fragments
+
+        from . import (
+            receivers,  # noqa: F401 - connects the forum's event receivers
+            tasks,  # noqa: F401 - registers the tasks enqueued by name
+        )
+        from .services import unread_cache_key, unread_count
+
+        # The article page's header shows the bell's count without the forum importing us.
+        fragments.provide_unread_count(
+            fragments.UnreadSource(cache_key=unread_cache_key, count=unread_count)
+        )

@@ -81,41 +81,6 @@ class Preference(models.Model):
         return f"{self.user_id}: {self.kind} → {self.delivery}"
 
 
-class Follow(models.Model):
-    """A reader following a column (new chapters) or an article's discussion (new comments)."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    column = models.ForeignKey(
-        "forum.Column", on_delete=models.CASCADE, null=True, blank=True, related_name="follows"
-    )
-    article = models.ForeignKey(
-        "forum.Article", on_delete=models.CASCADE, null=True, blank=True, related_name="follows"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(column__isnull=False, article__isnull=True)
-                | Q(column__isnull=True, article__isnull=False),
-                name="follow_exactly_one_target",
-            ),
-            models.UniqueConstraint(
-                fields=["user", "column"],
-                condition=Q(column__isnull=False),
-                name="follow_column_once",
-            ),
-            models.UniqueConstraint(
-                fields=["user", "article"],
-                condition=Q(article__isnull=False),
-                name="follow_article_once",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} follows {self.column_id or self.article_id}"
-
-
 class OutgoingEmail(models.Model):
     # None: an account email to an address nobody has (a password reset for an unknown address).
     recipient = models.ForeignKey(

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from forum.rendering import plain_excerpt
 
-from .models import Follow, Notification
+from .models import Notification
 
 
 def notifications_page(*, user, page: str | int | None, per_page: int = 50) -> Page:
@@ -35,13 +35,6 @@ def group_by_day(notifications) -> list[tuple]:
         (day, list(items))
         for day, items in groupby(notifications, key=lambda n: timezone.localdate(n.created_at))
     ]
-
-
-def follows(*, user, column=None, article=None) -> bool:
-    if not user.is_authenticated:
-        return False
-    lookup = {"column": column} if column is not None else {"article": article}
-    return Follow.objects.filter(user=user, **lookup).exists()
 
 
 def get_notification(*, user, pk: int):

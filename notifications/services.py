@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
@@ -22,11 +23,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
+from forum.models import Follow
 from forum.permissions import has_verified_email
 from forum.rendering import plain_excerpt
 
 from .enums import ACCOUNT_EMAIL, DEFAULT_DELIVERY, PRIORITY, Delivery, EmailState, Kind
-from .models import Follow, Notification, OutgoingEmail, Preference
+from .models import Notification, OutgoingEmail, Preference
 
 log = logging.getLogger(__name__)
 
@@ -318,8 +320,8 @@ def _excerpt(notification: Notification) -> str:
 def enqueue_emails(ids: list[int]) -> None:
     """Hand the emails to Celery. If the broker is down nothing is lost: the rows stay
     pending and the sweeper enqueues them again."""
-    from .tasks import send_email  # the task module imports this one
-
+    # By name: the task module imports this one, not the other way round.
+    send_email = current_app.tasks["notifications.send_email"]
     for email_id in ids:
         try:
             send_email.delay(email_id)

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import ratelimit
 from forum import selectors as forum_selectors
-from moderation import ratelimit
 
 from . import selectors, services
 from .enums import Kind

@@ -46,7 +46,7 @@ def test_profile_lists_the_users_recent_comments_with_permalinks(client, article
 
 def test_profile_of_unknown_or_inactive_user_is_404(client):
     inactive = UserFactory(is_active=False)
-    assert client.get(reverse("accounts:profile", args=[999999])).status_code == 404
+    assert client.get(reverse("forum:profile", args=[999999])).status_code == 404
     assert client.get(inactive.get_absolute_url()).status_code == 404
 
 

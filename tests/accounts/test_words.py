@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import translation
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from accounts.ratelimit import RateLimited
 from moderation.middleware import RateLimitMiddleware
-from moderation.ratelimit import RateLimited
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

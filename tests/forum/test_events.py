@@ -15,9 +15,9 @@ from kombu.exceptions import OperationalError
 
 from forum import events, services, tasks
 from forum.enums import EventKind
-from forum.models import Event
+from forum.models import Event, Follow
 from notifications.enums import Kind
-from notifications.models import Follow, Notification, OutgoingEmail
+from notifications.models import Notification, OutgoingEmail
 from tests.events import dispatch_events
 from tests.factories import CommentFactory, UserFactory
 

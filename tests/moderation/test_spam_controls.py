@@ -20,9 +20,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import ratelimit
 from forum.enums import CommentStatus
 from forum.models import Article, Comment, Like
-from moderation import ratelimit, services
+from moderation import services
 from moderation.enums import Action
 from moderation.models import ModerationAction, Report
 from notifications.enums import Kind

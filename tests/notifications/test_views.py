@@ -17,9 +17,10 @@ from django.utils import timezone
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from forum import services as forum
+from forum.models import Follow
 from notifications import services
 from notifications.enums import DEFAULT_DELIVERY, Delivery, Kind
-from notifications.models import Follow, Notification, Preference
+from notifications.models import Notification, Preference
 from tests.events import dispatch_events
 from tests.factories import CommentFactory, UserFactory
 

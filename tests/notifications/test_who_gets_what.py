@@ -11,9 +11,10 @@ import pytest
 from django.utils import timezone
 
 from forum import services as forum
+from forum.models import Follow
 from notifications import services
 from notifications.enums import Kind
-from notifications.models import Follow, Notification, OutgoingEmail
+from notifications.models import Notification, OutgoingEmail
 from tests.events import dispatch_events
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
 

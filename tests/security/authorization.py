@@ -222,7 +222,7 @@ def url_for(key: str, world: World) -> str:
         "notifications:follow-column": {"slug": o.column.slug},
         "forum:comment-restore": {"pk": o.hidden.pk},
         "moderation:restore": {"pk": o.hidden.pk},
-        "accounts:profile": {"pk": users["reader"].pk},
+        "forum:profile": {"pk": users["reader"].pk},
         "notifications:open": {"pk": o.notification.pk},
         "notifications:read": {"pk": o.notification.pk},
         "notifications:unsubscribe": {"token": o.unsubscribe_token},

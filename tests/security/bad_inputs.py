@@ -115,7 +115,7 @@ QUERY_INPUTS = [
     ("forum:article-detail", "anonymous", "?cursor=%FF%FE"),
     ("forum:article-detail", "anonymous", "?sort=top&cursor=" + "9" * 5000),
     ("forum:comment-replies", "anonymous", "?cursor=%00"),
-    ("accounts:profile", "anonymous", "?page=%00"),
+    ("forum:profile", "anonymous", "?page=%00"),
     ("notifications:inbox", "reader", "?page=%FF"),
     ("forum:home", "anonymous", "?%FF%FE=1"),
     ("admin:forum_comment_changelist", "moderator", "?q=%00"),

@@ -131,8 +131,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("notifications:unsubscribe", "POST"):                           "200 200 200 200 200 200 200 200 200 200 200",
     # Profiles
     #                                                                anon unv rdr oth sus ban aut oau mod stf su
-    ("accounts:profile", "GET"):                                     "200 200 200 200 200 200 200 200 200 200 200",
-    ("accounts:profile", "POST"):                                    "405 405 405 405 405 405 405 405 405 405 405",
+    ("forum:profile", "GET"):                                        "200 200 200 200 200 200 200 200 200 200 200",
+    ("forum:profile", "POST"):                                       "405 405 405 405 405 405 405 405 405 405 405",
     ("accounts:settings", "GET"):                                    "  L 200 200 200 200 200 200 200 200 200 200",
     ("accounts:settings", "POST"):                                   "  L 302 302 302 403 403 302 302 302 302 302",
     # Sign-in, sign-up, email and password (allauth), language

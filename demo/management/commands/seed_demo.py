@@ -19,8 +19,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
+from demo.content import CHAPTERS, COLUMN, DISCUSSION, PEOPLE
 from forum import events, services
-from forum.demo.content import CHAPTERS, COLUMN, DISCUSSION, PEOPLE
 from forum.importing import import_sources
 from forum.legacy import iter_sources
 from forum.models import Column, Event
@@ -28,7 +28,7 @@ from forum.permissions import MODERATOR_PERMISSIONS, MODERATORS_GROUP
 from notifications.models import OutgoingEmail
 
 # Our own pages in the old site's two formats, imported like a real archive would be.
-DEMO_LEGACY = settings.BASE_DIR / "forum" / "demo" / "legacy"
+DEMO_LEGACY = settings.BASE_DIR / "demo" / "legacy"
 DEMO_LEGACY_COLUMN = "数据库内核十讲"
 
 DEMO_PASSWORD = "colloquy-demo"  # noqa: S105 - printed on purpose: a local demo account
