@@ -6,7 +6,6 @@ from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value, Window
 from django.db.models.functions import Coalesce, Greatest, RowNumber
@@ -15,6 +14,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 
+from . import pagination
 from .enums import CommentSort, CommentStatus
 from .models import Article, Column, Comment, Follow, Like
 
@@ -194,15 +194,15 @@ def get_article_page(*, column_slug: str, slug: str) -> Article:
     return article
 
 
-def list_user_comments(*, user: User, page: str | int | None, per_page: int = 20) -> Page:
-    comments = (
-        Comment.objects.filter(
-            author=user, status=CommentStatus.VISIBLE, article__is_published=True
-        )
-        .select_related("article__column")
-        .order_by("-created_at", "-id")
-    )
-    return Paginator(comments, per_page).get_page(page)
+def list_user_comments(
+    *, user: User, before: str | None, per_page: int = 20
+) -> pagination.HistoryPage:
+    """A page of the person's visible comments, newest first (pagination.BadCursor if
+    `before` is not one of ours)."""
+    comments = Comment.objects.filter(
+        author=user, status=CommentStatus.VISIBLE, article__is_published=True
+    ).select_related("article__column")
+    return pagination.newest_first(comments, before=before, per_page=per_page)
 
 
 # --- The discussion under an article -------------------------------------------------------

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import ratelimit
 from accounts import selectors as account_selectors
 
-from . import caching, fragments, permissions, policy, selectors, services
+from . import caching, fragments, pagination, permissions, policy, selectors, services
 from .discussion import (
     like_button_for,
     personalize,
@@ -80,7 +80,12 @@ def home(request):
 @require_GET
 def profile(request, pk: int):
     profile_user = account_selectors.get_profile_user(pk=pk)
-    comments_page = selectors.list_user_comments(user=profile_user, page=request.GET.get("page"))
+    try:
+        comments_page = selectors.list_user_comments(
+            user=profile_user, before=request.GET.get("before")
+        )
+    except pagination.BadCursor:
+        return _bad_request(request, _("This “older” link is broken or outdated."))
     return render(
         request,
         "accounts/profile.html",

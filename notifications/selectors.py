@@ -2,20 +2,22 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from django.core.paginator import Page, Paginator
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from forum.pagination import HistoryPage, newest_first
 from forum.rendering import plain_excerpt
 
 from .models import Notification
 
 
-def notifications_page(*, user, page: str | int | None, per_page: int = 50) -> Page:
+def notifications_page(*, user, before: str | None, per_page: int = 50) -> HistoryPage:
+    """A page of the person's notifications, newest first (forum.pagination.BadCursor if
+    `before` is not one of ours)."""
     rows = Notification.objects.filter(recipient=user).select_related(
         "actor", "comment", "article__column"
     )
-    return Paginator(rows, per_page).get_page(page)
+    return newest_first(rows, before=before, per_page=per_page)
 
 
 # How much of a comment the notifications page quotes (characters of its rendered text).

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import ratelimit
 from forum import selectors as forum_selectors
+from forum.pagination import BadCursor
 
 from . import selectors, services
 from .enums import Kind
@@ -22,8 +23,12 @@ from .models import Notification
 @login_required
 @require_GET
 def inbox(request):
-    page = selectors.notifications_page(user=request.user, page=request.GET.get("page"))
-    days = selectors.group_by_day(page.object_list)
+    try:
+        page = selectors.notifications_page(user=request.user, before=request.GET.get("before"))
+    except BadCursor:
+        message = _("This “older” link is broken or outdated.")
+        return render(request, "400.html", {"message": message}, status=400)
+    days = selectors.group_by_day(page.items)
     return render(request, "notifications/inbox.html", {"page": page, "days": days})
 
 

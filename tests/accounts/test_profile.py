@@ -1,3 +1,4 @@
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
@@ -5,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from tests.factories import CommentFactory, UserFactory
 from tests.helpers import png_bomb
@@ -226,3 +228,54 @@ def test_a_replaced_avatar_file_is_deleted(
 
     assert not os.path.exists(first)
     assert os.path.exists(second)
+
+
+def walk(client, url) -> tuple[list[str], list]:
+    """Follow a history's "Older" links from the newest page: (every comment text, responses)."""
+    texts, responses = [], []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        responses.append(response)
+        page = HTMLParser(response.text)
+        texts += [li.text(strip=True) for li in page.css("ul.list li div:not(.meta)")]
+        older = page.css_first("a[rel=next]")
+        url = url.split("?")[0] + older.attributes["href"] if older else None
+    return texts, responses
+
+
+def test_the_profile_pages_by_keyset_through_every_comment_once(
+    client, article, django_assert_num_queries
+):
+    person = UserFactory()
+    same_moment = timezone.now() - timedelta(days=1)
+    for n in range(45):
+        # Ten share one timestamp: the id breaks the tie, so no page boundary drops or repeats.
+        when = same_moment if n < 10 else same_moment + timedelta(minutes=n)
+        CommentFactory(article=article, author=person, body=f"comment {n:02d}", created_at=when)
+
+    texts, responses = walk(client, person.get_absolute_url())
+
+    assert len(responses) == 3  # 20 + 20 + 5
+    assert texts == [f"comment {n:02d}" for n in reversed(range(10, 45))] + [
+        f"comment {n:02d}" for n in reversed(range(10))
+    ]
+    first = HTMLParser(responses[0].text)
+    assert first.css_first("a[rel=first]") is None  # the newest page links only to older
+    assert HTMLParser(responses[2].text).css_first("a[rel=first]").attributes["href"] == "?"
+    assert "?page=" not in responses[1].text
+    # The last page costs what the first does: no OFFSET walks past the earlier rows.
+    last_url = responses[2].request["PATH_INFO"] + "?" + responses[2].request["QUERY_STRING"]
+    with django_assert_num_queries(2):  # the person, one page of comments with their articles
+        client.get(person.get_absolute_url())
+    with django_assert_num_queries(2):
+        client.get(last_url)
+
+
+def test_a_profile_cursor_we_did_not_make_is_a_400_saying_so(client):
+    person = UserFactory()
+
+    for junk in ["abc", "1-", "-1", "1-2-3", "9" * 30 + "-1", "1.5-2"]:
+        response = client.get(person.get_absolute_url(), {"before": junk})
+        assert response.status_code == 400, junk
+        assert "This “older” link is broken or outdated." in response.text

@@ -179,13 +179,21 @@ def test_the_inbox_pages_past_fifty(client_for, article, reader):
     client = client_for("reader")
 
     first = HTMLParser(client.get(reverse("notifications:inbox")).text)
-    second = client.get(reverse("notifications:inbox"), {"page": 2})
-    nonsense = client.get(reverse("notifications:inbox"), {"page": "abc"})
+    older = first.css_first("a[rel=next]").attributes["href"]
+    second = HTMLParser(client.get(reverse("notifications:inbox") + older).text)
+    nonsense = client.get(reverse("notifications:inbox"), {"before": "abc"})
 
     assert len(first.css("li.notification")) == 50
-    assert first.css_first("a[rel=next]").attributes["href"] == "?page=2"
-    assert len(HTMLParser(second.text).css("li.notification")) == 2
-    assert nonsense.status_code == 200
+    assert older.startswith("?before=")
+    assert first.css_first("a[rel=first]") is None
+    shown = [li.attributes.get("id") for li in first.css("li.notification")]
+    shown += [li.attributes.get("id") for li in second.css("li.notification")]
+    assert len(shown) == len(set(shown)) == 52  # every notification once, none twice
+    assert second.css_first("a[rel=next]") is None
+    assert second.css_first("a[rel=first]").attributes["href"] == "?"
+    # A cursor we did not make: a clear 400, not the first page.
+    assert nonsense.status_code == 400
+    assert "This “older” link is broken or outdated." in nonsense.text
 
 
 def test_the_inbox_refuses_post(client_for):

@@ -115,8 +115,10 @@ QUERY_INPUTS = [
     ("forum:article-detail", "anonymous", "?cursor=%FF%FE"),
     ("forum:article-detail", "anonymous", "?sort=top&cursor=" + "9" * 5000),
     ("forum:comment-replies", "anonymous", "?cursor=%00"),
-    ("forum:profile", "anonymous", "?page=%00"),
-    ("notifications:inbox", "reader", "?page=%FF"),
+    ("forum:profile", "anonymous", "?before=%00"),
+    ("forum:profile", "anonymous", "?before=1-2-3"),
+    ("notifications:inbox", "reader", "?before=%FF"),
+    ("notifications:inbox", "reader", "?before=99999999999999999999-1"),
     ("forum:home", "anonymous", "?%FF%FE=1"),
     ("admin:forum_comment_changelist", "moderator", "?q=%00"),
 ]
