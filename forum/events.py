@@ -48,6 +48,8 @@ TASK = "forum.dispatch_event"
 # down, worker killed): the sweeper hands it out again.
 SWEEP_AFTER_SECONDS = 60
 MAX_ATTEMPTS = 10
+# Dispatched events are kept this long (to look into what was announced), then deleted.
+KEEP_DISPATCHED_DAYS = 7
 
 
 def record(kind: str, *, comment=None, article=None, actor=None, mentioned=()) -> Event:
@@ -114,3 +116,10 @@ def undispatched(*, older_than_seconds: int = SWEEP_AFTER_SECONDS) -> list[int]:
         .order_by("created_at")
         .values_list("pk", flat=True)[:1000]
     )
+
+
+def purge_dispatched(*, older_than_days: int = KEEP_DISPATCHED_DAYS) -> int:
+    """Delete events dispatched more than `older_than_days` ago; how many were deleted."""
+    since = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = Event.objects.filter(dispatched_at__lt=since).delete()
+    return deleted

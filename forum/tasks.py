@@ -31,6 +31,7 @@ def dispatch_event(self, event_id: int) -> None:
 
 @shared_task(name="forum.sweep_events")
 def sweep_events() -> None:
-    """Every minute (beat): dispatch events whose task was lost."""
+    """Every minute (beat): dispatch events whose task was lost; forget old dispatched ones."""
     for event_id in events.undispatched():
         dispatch_event.delay(event_id)
+    events.purge_dispatched()

@@ -163,3 +163,19 @@ def test_a_new_chapter_is_announced_to_the_columns_followers(column, column_auth
     assert not Notification.objects.filter(article=chapter).exists()
     dispatch_events()
     assert Notification.objects.get(article=chapter).kind == Kind.NEW_CHAPTER
+
+
+def test_the_sweeper_forgets_events_dispatched_a_week_ago_and_keeps_the_rest(article, reader):
+    old, recent, waiting = (
+        services.post_comment(article=article, author=reader, body=f"#{n}") for n in range(3)
+    )
+    dispatch_events()
+    week_ago = timezone.now() - timedelta(days=events.KEEP_DISPATCHED_DAYS, minutes=1)
+    Event.objects.filter(comment=old).update(dispatched_at=week_ago)
+    Event.objects.filter(comment=waiting).update(dispatched_at=None, created_at=timezone.now())
+
+    tasks.sweep_events()
+
+    assert not Event.objects.filter(comment=old).exists()
+    assert Event.objects.filter(comment=recent).exists()
+    assert Event.objects.get(comment=waiting).dispatched_at is None  # too recent to sweep
