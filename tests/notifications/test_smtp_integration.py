@@ -87,6 +87,14 @@ def wait_for(condition, *, timeout: float = TIMEOUT, what: str = "it"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def written_email(recipient) -> OutgoingEmail:
+    """The worker writes the email row when it dispatches the comment's event, after the
+    request's commit: wait for it."""
+    rows = OutgoingEmail.objects.filter(recipient=recipient)
+    wait_for(rows.exists, what="the worker to write the email")
+    return rows.get()
+
+
 def email_state(email_id: int) -> tuple[str, int]:
     email = OutgoingEmail.objects.get(pk=email_id)
     return email.state, email.attempts
@@ -119,7 +127,7 @@ def test_a_reply_is_delivered_once_to_the_parent_authors_mailbox(
 
     reply = forum.post_comment(article=article, author=other_reader, parent=root, body="Hi!")
 
-    email = OutgoingEmail.objects.get(recipient=reader)
+    email = written_email(reader)
     wait_for(lambda: email_state(email.pk)[0] == EmailState.SENT, what="the email to be sent")
     assert email_state(email.pk) == (EmailState.SENT, 1)
     assert_is_the_reply_email(mailbox, reply, reader)
@@ -137,7 +145,7 @@ def test_a_server_that_refuses_twice_gets_the_email_once_after_retries(
 
     reply = forum.post_comment(article=article, author=other_reader, parent=root, body="Hi!")
 
-    email = OutgoingEmail.objects.get(recipient=reader)
+    email = written_email(reader)
     wait_for(lambda: mailbox.messages, what="the third attempt to be accepted")
     wait_for(lambda: email_state(email.pk)[0] == EmailState.SENT, what="the row to be sent")
     assert mailbox.refused == 2
@@ -156,11 +164,13 @@ def test_an_email_queued_while_the_broker_was_down_is_delivered_by_the_sweeper(
     root = CommentFactory(article=article, author=reader)
     refused = OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
+    # The worker hands the email to the broker while it dispatches the comment's event, so the
+    # broker stays down until that attempt has been made.
     with mock.patch("notifications.tasks.send_email.delay", side_effect=refused) as delay:
         reply = forum.post_comment(article=article, author=other_reader, parent=root, body="Hi!")
+        email = written_email(reader)
+        wait_for(lambda: delay.called, what="the worker to try the broker")
 
-    assert delay.called
-    email = OutgoingEmail.objects.get(recipient=reader)
     time.sleep(0.5)
     assert mailbox.messages == []
     assert email_state(email.pk) == (EmailState.PENDING, 0)
@@ -183,9 +193,11 @@ def test_the_sweeper_task_itself_runs_on_the_worker(
 
     mailbox = smtp_server()
     root = CommentFactory(article=article, author=reader)
-    with mock.patch("notifications.tasks.send_email.delay", side_effect=OperationalError("down")):
+    down = OperationalError("down")
+    with mock.patch("notifications.tasks.send_email.delay", side_effect=down) as delay:
         forum.post_comment(article=article, author=other_reader, parent=root, body="Hi!")
-    email = OutgoingEmail.objects.get(recipient=reader)
+        email = written_email(reader)
+        wait_for(lambda: delay.called, what="the worker to try the broker")
     OutgoingEmail.objects.filter(pk=email.pk).update(
         created_at=email.created_at - timedelta(minutes=2)
     )
