@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import ratelimit, services
 from .forms import ProfileForm
@@ -40,3 +44,31 @@ def profile_settings(request):
         status = 200
     context = {"form": form, "suspended": suspended}
     return render(request, "accounts/settings.html", context, status=status)
+
+
+@require_GET
+@never_cache
+def switch_language(request, code: str):
+    """The footer's language links: a GET, so pages carry no form (and no CSRF token) for it and
+    an anonymous reader's page stays the same for everyone. The choice is a cookie the next
+    request's LocaleMiddleware reads; the worst a forged link can do is change someone's
+    language, which the same footer changes back. Django's POST `set_language` stays too."""
+    if code not in dict(settings.LANGUAGES):
+        raise Http404
+    next_url = request.GET.get("next", "/")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import copy
 import re
+import secrets
 
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.http import HttpResponse, QueryDict
-from django.middleware.csp import get_nonce
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -104,12 +104,12 @@ def column_detail(request, slug: str):
 def article_detail(request, column_slug: str, slug: str):
     """The article page, rendered once per discussion version, language and URL.
 
-    The cached page is the anonymous reader's, with this request's CSRF token and CSP nonce put
-    in place of the ones it was rendered with. A signed-in reader gets the same page with its
-    few personal regions ("slots": the header's user menu, the like/follow buttons, the comment
-    form, the threads' own state) filled in for them: from the one query that finds the page
-    (their likes and follow come with the version), the cached threads' markers, and fragments
-    rendered once per process (`fragments`).
+    The cached page is the anonymous reader's, served as it is (with its like counts) and with
+    an ETag, so an unchanged page is a 304. A signed-in reader gets the same page with its
+    few personal regions ("slots": the CSRF token, the header's user menu, the like/follow
+    buttons, the comment form, the threads' own state) filled in for them: from the one query
+    that finds the page (their likes and follow come with the version), the cached threads'
+    markers, and fragments rendered once per process (`fragments`).
     """
     query = ThreadQueryForm(request.GET)
     if request.htmx or len(messages.get_messages(request)) or not query.is_valid():
@@ -155,24 +155,38 @@ def article_detail(request, column_slug: str, slug: str):
         user = request.user
         permissions.remember_verified(user, found.get(extra_keys[0]))
         unread = fragments.unread_for(user, found)
-        parts = _fill_slots(request, entry, state, unread=unread, counts=counts)
-    else:
-        parts = list(entry["parts"])
-        slots = entry["slots"]
-        parts[slots["threads"]] = threads_for_everyone(entry["anonymous"], counts=counts)
-        parts[slots["article_actions"]] = fragments.article_like_link(
-            entry["article"], count=state.article_likes
-        )
-    html = "".join(parts)
-    html = html.replace(NONCE_MARK, str(get_nonce(request))).replace(CSRF_MARK, get_token(request))
-    return _vary(HttpResponse(html))
+        html = "".join(_fill_slots(request, entry, state, unread=unread, counts=counts))
+        return _vary(HttpResponse(html.replace(CSRF_MARK, get_token(request))))
+    # Anonymous: the page holds nothing of this request (no CSRF token, no CSP nonce), so its
+    # ETag names its bytes — the rendering (a fresh id each time it is rendered, since a page
+    # also expires for reasons no version sees: a new chapter's "next" link) and the counts put
+    # in it — and a browser, proxy or CDN that has them is told 304 without a byte of HTML made.
+    etag = f'"{entry["id"]}-{state.like_version}-{state.article_likes}"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return _anonymous_headers(not_modified, etag)
+    parts = list(entry["parts"])
+    slots = entry["slots"]
+    parts[slots["threads"]] = threads_for_everyone(entry["anonymous"], counts=counts)
+    parts[slots["article_actions"]] = fragments.article_like_link(
+        entry["article"], count=state.article_likes
+    )
+    return _anonymous_headers(HttpResponse("".join(parts)), etag)
+
+
+def _anonymous_headers(response: HttpResponse, etag: str) -> HttpResponse:
+    """Any cache may keep an anonymous reader's page, and must ask again before using it (the
+    304 above makes asking cheap); Vary (HX-Request here, Cookie and Accept-Language from the
+    session and locale middleware) keeps signed-in readers and languages apart."""
+    response.headers["ETag"] = etag
+    patch_cache_control(response, public=True, no_cache=True)
+    return _vary(response)
 
 
 # A new chapter changes its neighbours' "next" links without touching their discussions: a
 # cached page lives this long at most.
 ANONYMOUS_PAGE_SECONDS = 300
-CSRF_MARK, NONCE_MARK = fragments.CSRF_MARK, "\x00nonce\x00"
-CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+CSRF_MARK = fragments.CSRF_MARK
 SLOT = re.compile(r"(<!--slot:(\w+)-->)(.*?)(<!--/slot:\2-->)", re.DOTALL)
 
 
@@ -181,10 +195,11 @@ def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
     to give instead: an error page, or a page that can't be shared).
 
     The page is rendered for an anonymous reader at the canonical URL (`query`, the validated
-    parameters), so nothing of this request's own URL or person is in what is kept."""
+    parameters), so nothing of this request's own URL or person is in what is kept; an
+    anonymous page has no form, so no CSRF token either (a signed-in reader's token goes into
+    their slots, as CSRF_MARK, per request)."""
     article = selectors.get_article_page(column_slug=column_slug, slug=slug)
     signed_in = request.user.is_authenticated
-    get_token(request)  # the real request sets the CSRF cookie; the copy shares its secret
     anonymous = copy.copy(request)
     anonymous.user = AnonymousUser()
     anonymous.GET = QueryDict(query)
@@ -194,13 +209,11 @@ def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
         return None, _article_page(request, article) if signed_in else context
     response = _vary(render(anonymous, TEMPLATE, context))
     shell = response.content.decode()
-    token = CSRF_IN_PAGE.search(shell)
-    if token is None:
+    if "csrfmiddlewaretoken" in shell:  # a form for anonymous readers: not the same for all
         return None, _article_page(request, article) if signed_in else response
-    shell = shell.replace(token.group(1), CSRF_MARK)
-    shell = shell.replace(str(get_nonce(request)), NONCE_MARK)
     entry = {
         **_split_at_slots(shell),
+        "id": secrets.token_hex(6),
         "article": article,
         "threads": split_for_readers(context["threads_raw_html"], token=CSRF_MARK),
         "anonymous": split_for_readers(context["threads_raw_html"], token="", can_write=False),
@@ -244,6 +257,7 @@ def _fill_slots(
         held = selectors.held_comments(article=article, reader=user)
         form += render_to_string(f"{TEMPLATE}#held_comments", {"held": held})
     rendered = {
+        "csrf_meta": f'<meta name="csrf-token" content="{CSRF_MARK}">',
         "nav_user": fragments.nav_user(user, unread=unread),
         "article_actions": fragments.article_actions(
             article, count=state.article_likes, liked=state.article_liked, following=state.following

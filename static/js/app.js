@@ -7,6 +7,8 @@
 // 2. Cancel on a reply or edit form ([data-draft-guard], an htmx link that closes the form in
 //    place): when the box holds a changed draft, the form asks first, in the page (no
 //    window.confirm), and closes only on "Discard".
+// 3. htmx requests carry the page's CSRF token (<meta name="csrf-token">, on a signed-in
+//    reader's pages only) as X-CSRFToken, for posts that are not a form with its own token.
 // Text comes from the server (data-* attributes), translated there.
 (function () {
   "use strict";
@@ -82,4 +84,9 @@
     updateAll(event.detail.elt);
   });
   updateAll(document);
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var token = document.querySelector('meta[name="csrf-token"]');
+    if (token) event.detail.headers["X-CSRFToken"] = token.content;
+  });
 })();

@@ -65,24 +65,24 @@ def test_sign_up_verify_log_in_and_switch_language(page, live_server, mailoutbox
 
     # The footer's language switch: Simplified Chinese and back, staying logged in.
     html = page.locator("html")
-    switch = page.locator("footer form.language-switch")
+    switch = page.locator("footer nav.language-switch")
     nav_en = _nav_text(page)
     expect(html).to_have_attribute("lang", "en")
-    expect(switch.locator("button[value=en]")).to_have_attribute("aria-current", "true")
+    expect(switch.locator("a[lang=en]")).to_have_attribute("aria-current", "true")
 
-    switch.locator("button[value=zh-hans]").click()
+    switch.locator("a[lang=zh-hans]").click()
     expect(html).to_have_attribute("lang", "zh-hans")
-    expect(switch.locator("button[value=zh-hans]")).to_have_attribute("aria-current", "true")
-    expect(switch.locator("button[value=en]")).not_to_have_attribute("aria-current", "true")
-    expect(switch.locator("button[value=zh-hans]")).to_have_text("简体中文")
+    expect(switch.locator("a[lang=zh-hans]")).to_have_attribute("aria-current", "true")
+    expect(switch.locator("a[lang=en]")).not_to_have_attribute("aria-current", "true")
+    expect(switch.locator("a[lang=zh-hans]")).to_have_text("简体中文")
     expect(page.get_by_test_id("header-user")).to_contain_text(NAME)
     if _has_zh_hans_catalog():
         # Once locale/ has the Chinese catalog, the navigation is translated.
         assert _nav_text(page) != nav_en
 
-    switch.locator("button[value=en]").click()
+    switch.locator("a[lang=en]").click()
     expect(html).to_have_attribute("lang", "en")
-    expect(switch.locator("button[value=en]")).to_have_attribute("aria-current", "true")
+    expect(switch.locator("a[lang=en]")).to_have_attribute("aria-current", "true")
     assert _nav_text(page) == nav_en
 
 

@@ -223,6 +223,7 @@ def url_for(key: str, world: World) -> str:
         "forum:comment-restore": {"pk": o.hidden.pk},
         "moderation:restore": {"pk": o.hidden.pk},
         "forum:profile": {"pk": users["reader"].pk},
+        "accounts:language": {"code": "zh-hans"},
         "notifications:open": {"pk": o.notification.pk},
         "notifications:read": {"pk": o.notification.pk},
         "notifications:unsubscribe": {"token": o.unsubscribe_token},

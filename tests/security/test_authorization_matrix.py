@@ -133,6 +133,8 @@ MATRIX: dict[tuple[str, str], str] = {
     #                                                                anon unv rdr oth sus ban aut oau mod stf su
     ("forum:profile", "GET"):                                        "200 200 200 200 200 200 200 200 200 200 200",
     ("forum:profile", "POST"):                                       "405 405 405 405 405 405 405 405 405 405 405",
+    ("accounts:language", "GET"):                                    "302 302 302 302 302 302 302 302 302 302 302",
+    ("accounts:language", "POST"):                                   "405 405 405 405 405 405 405 405 405 405 405",
     ("accounts:settings", "GET"):                                    "  L 200 200 200 200 200 200 200 200 200 200",
     ("accounts:settings", "POST"):                                   "  L 302 302 302 403 403 302 302 302 302 302",
     # Sign-in, sign-up, email and password (allauth), language
