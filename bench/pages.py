@@ -12,6 +12,7 @@ gunicorn serving one tiny view, the floor). Then, for each scenario, side by sid
   c  logged in, a
   d  logged in, b
   e  a bare Django view rendering a tiny template (same settings and middleware)
+  f  anonymous, a, asked again with the ETag it was given (If-None-Match): a 304
 
 it checks the page (200, the expected comments, the reader's own state), warms up with wrk,
 then runs wrk (--latency) and reads the CPU time of the gunicorn workers from /proc before and
@@ -58,7 +59,13 @@ GOALS = {
         "CPU ≤ 2 × b",
         lambda r: r["d"]["cpu_ms_per_request"] <= 2 * r["b"]["cpu_ms_per_request"],
     ),
+    "f": (
+        "CPU ≤ 1.5 × e",
+        lambda r: r["f"]["cpu_ms_per_request"] <= 1.5 * r["e"]["cpu_ms_per_request"],
+    ),
 }
+# What each goal compares with, beside scenario a.
+GOAL_NEEDS = {"d": {"b"}, "f": {"e"}}
 
 ARTICLE_BODY = """Every request makes a round trip: **browser, proxy, application, database**.
 
@@ -356,15 +363,26 @@ class Scenario:
     cookies: dict[str, str]
     page: Page | None  # None: the bare view
     logged_in: bool = False
+    conditional: bool = False  # ask with the page's ETag: the answer must be a 304
 
 
-def verify(s: Scenario) -> tuple[dict[str, str], int]:
+def verify(s: Scenario) -> tuple[dict[str, str], int, dict[str, str]]:
     """GET the page once as the scenario will; return the cookies a browser would send next
-    (the CSRF cookie the page set, so wrk's requests don't each mint a new one) and its size."""
+    (the CSRF cookie the page set, so wrk's requests don't each mint a new one), its size and
+    the headers wrk sends."""
     headers = {"Accept-Language": "en"}
     if s.cookies:
         headers["Cookie"] = common.cookie_header(s.cookies)
     resp = common.request(s.server.port, "GET", s.path, headers=headers)
+    if s.conditional:
+        etag = resp.headers.get("ETag")
+        if resp.status != 200 or not etag:
+            raise BenchError(f"scenario {s.key}: no ETag on {s.path} (status {resp.status})")
+        headers["If-None-Match"] = etag
+        again = common.request(s.server.port, "GET", s.path, headers=headers)
+        if again.status != 304 or again.body:
+            raise BenchError(f"scenario {s.key}: status {again.status} for the page's own ETag")
+        return dict(s.cookies), len(again.body.encode()), headers
     if s.page is None:
         problems = (
             []
@@ -378,13 +396,13 @@ def verify(s: Scenario) -> tuple[dict[str, str], int]:
     cookies = dict(s.cookies)
     if "csrftoken" in resp.cookies():
         cookies["csrftoken"] = resp.cookies()["csrftoken"]
-    return cookies, len(resp.body.encode())
+    return cookies, len(resp.body.encode()), headers
 
 
 def measure(s: Scenario, args: argparse.Namespace, services: ServiceCpu) -> dict:
-    cookies, size = verify(s)
+    cookies, size, headers = verify(s)
     url = f"http://{common.HOST}:{s.server.port}{s.path}"
-    headers = {"Accept-Language": "en", "Cookie": common.cookie_header(cookies)}
+    headers = {**headers, "Cookie": common.cookie_header(cookies)}
     log(f"{s.key}: {s.label}: warm-up {args.warmup}s, then {args.duration}s")
     wrk(url, headers, seconds=args.warmup, args=args)
     workers = s.server.worker_pids()
@@ -409,8 +427,8 @@ def measure(s: Scenario, args: argparse.Namespace, services: ServiceCpu) -> dict
         path=s.path,
         logged_in=s.logged_in,
         page_bytes=size,
-        comments_on_page=s.page.comments_on_page if s.page else 0,
-        comments_total=s.page.total if s.page else 0,
+        comments_on_page=s.page.comments_on_page if s.page and not s.conditional else 0,
+        comments_total=s.page.total if s.page and not s.conditional else 0,
         cpu_ms_per_request=worker_ms / n,
         postgres_cpu_ms_per_request=pg_ms / n,
         redis_cpu_ms_per_request=redis_ms / n,
@@ -457,7 +475,7 @@ def table(results: dict[str, dict], goals: dict[str, dict]) -> str:
 def evaluate(results: dict[str, dict]) -> dict[str, dict]:
     goals = {}
     for key, (text, test) in GOALS.items():
-        needed = {"a", key} | ({"b"} if key == "d" else set())
+        needed = {"a", key} | GOAL_NEEDS.get(key, set())
         if needed <= results.keys():
             goals[key] = {"goal": text, "met": bool(test(results))}
     return goals
@@ -473,7 +491,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
-    parser.add_argument("--only", default="abcde", help="scenarios to run, e.g. 'a,c'")
+    parser.add_argument("--only", default="abcdef", help="scenarios to run, e.g. 'a,c'")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a goal is missed (not only on errors)"
     )
@@ -524,6 +542,8 @@ def main() -> int:
             Scenario("d", "logged in, 1,000 comments, first page", app, data.big.path, session,
                      data.big, logged_in=True),
             Scenario("e", "bare Django view, tiny template", bare, "/", {}, None),
+            Scenario("f", "anonymous, a again with its ETag: 304", app, data.small.path, {},
+                     data.small, conditional=True),
         ]  # fmt: skip
         wanted = set(args.only.replace(",", ""))
         scenarios = [s for s in scenarios if s.key in wanted]
@@ -548,7 +568,7 @@ def main() -> int:
     print(table(results, goals))
     ratios = {
         f"{x}/{y}": results[x]["cpu_ms_per_request"] / results[y]["cpu_ms_per_request"]
-        for x, y in (("b", "a"), ("c", "a"), ("d", "b"), ("a", "e"))
+        for x, y in (("b", "a"), ("c", "a"), ("d", "b"), ("a", "e"), ("f", "e"))
         if x in results and y in results
     }
     if ratios:

@@ -120,6 +120,12 @@ def threads_key(*, article_pk: int, thread_version: int, versions: dict, shape: 
     return f"threads:{_versions(article_pk, thread_version, versions)}:{get_language()}:{parts}"
 
 
+def etag_key(page_key: str) -> str:
+    """The id of the rendering kept under `page_key` (set with it): what a revalidation reads
+    instead of the page."""
+    return f"{page_key}:etag"
+
+
 def counts_key(page_key: str, *, like_version: int) -> str:
     """The like counts shown on a cached page: its key (thread version and all, since an
     import or a recount also moves counts) and the article's `like_version`."""

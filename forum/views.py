@@ -111,14 +111,14 @@ def article_detail(request, column_slug: str, slug: str):
     that finds the page (their likes and follow come with the version), the cached threads'
     markers, and fragments rendered once per process (`fragments`).
     """
-    query = ThreadQueryForm(request.GET)
-    if request.htmx or len(messages.get_messages(request)) or not query.is_valid():
+    query = ThreadQueryForm.cleaned(request.GET)
+    if request.htmx or len(messages.get_messages(request)) or query is None:
         return _article_page(
             request, selectors.get_article_page(column_slug=column_slug, slug=slug)
         )
     # The key is made from the validated query alone: other parameters make no new entries.
     canonical = caching.canonical_query(
-        {**query.cleaned_data, "c": _permalink_target(request)}, default_sort=CommentSort.TOP
+        {**query, "c": _permalink_target(request)}, default_sort=CommentSort.TOP
     )
     state = selectors.get_article_version(column_slug=column_slug, slug=slug, reader=request.user)
     key = caching.page_key(
@@ -135,6 +135,15 @@ def article_detail(request, column_slug: str, slug: str):
         if signed_in
         else []
     )
+    etag_key = caching.etag_key(key)
+    if not signed_in and "HTTP_IF_NONE_MATCH" in request.META:
+        # Revalidation: the rendering's id alone (a few bytes, not the page) answers it.
+        rendering = cache.get(etag_key)
+        if rendering is not None:
+            etag = _etag(rendering, state)
+            not_modified = get_conditional_response(request, etag=etag)
+            if not_modified is not None:
+                return _anonymous_headers(not_modified, etag)
     found = cache.get_many([key, counts_key, *extra_keys])
     entry = found.get(key)
     if entry is None:
@@ -143,7 +152,7 @@ def article_detail(request, column_slug: str, slug: str):
         )
         if entry is None:
             return response
-        cache.set(key, entry, ANONYMOUS_PAGE_SECONDS)
+        cache.set_many({key: entry, etag_key: entry["id"]}, ANONYMOUS_PAGE_SECONDS)
         found[counts_key] = entry["counts"]
         cache.set(counts_key, entry["counts"], ANONYMOUS_PAGE_SECONDS)
     counts = found.get(counts_key)
@@ -161,7 +170,7 @@ def article_detail(request, column_slug: str, slug: str):
     # ETag names its bytes — the rendering (a fresh id each time it is rendered, since a page
     # also expires for reasons no version sees: a new chapter's "next" link) and the counts put
     # in it — and a browser, proxy or CDN that has them is told 304 without a byte of HTML made.
-    etag = f'"{entry["id"]}-{state.like_version}-{state.article_likes}"'
+    etag = _etag(entry["id"], state)
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
         return _anonymous_headers(not_modified, etag)
@@ -172,6 +181,10 @@ def article_detail(request, column_slug: str, slug: str):
         entry["article"], count=state.article_likes
     )
     return _anonymous_headers(HttpResponse("".join(parts)), etag)
+
+
+def _etag(rendering: str, state: selectors.ArticleVersion) -> str:
+    return f'"{rendering}-{state.like_version}-{state.article_likes}"'
 
 
 def _anonymous_headers(response: HttpResponse, etag: str) -> HttpResponse:

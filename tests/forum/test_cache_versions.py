@@ -475,3 +475,21 @@ def test_a_rolled_back_change_bumps_nothing(reader, django_capture_on_commit_cal
 
     assert caching.current() == before
     assert not Column.objects.filter(title="never").exists()
+
+
+def test_the_query_without_form_parameters_cleans_to_what_an_empty_form_does():
+    from django.http import QueryDict
+
+    from forum.forms import ThreadQueryForm
+
+    empty = ThreadQueryForm({})
+    assert empty.is_valid()
+
+    assert ThreadQueryForm.cleaned(QueryDict("")) == empty.cleaned_data
+    assert ThreadQueryForm.cleaned(QueryDict("x=1&utm_source=feed")) == empty.cleaned_data
+    assert ThreadQueryForm.cleaned(QueryDict("sort=newest"))["sort"] == "newest"
+    assert ThreadQueryForm.cleaned(QueryDict("sort=nonsense")) is None
+    assert ThreadQueryForm.cleaned(QueryDict("cursor=" + "x" * 201)) is None
+    # Each caller gets its own dict: changing one does not change the next.
+    ThreadQueryForm.cleaned(QueryDict(""))["sort"] = "oldest"
+    assert ThreadQueryForm.cleaned(QueryDict(""))["sort"] == "top"
