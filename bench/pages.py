@@ -13,6 +13,11 @@ gunicorn serving one tiny view, the floor). Then, for each scenario, side by sid
   d  logged in, b
   e  a bare Django view rendering a tiny template (same settings and middleware)
   f  anonymous, a, asked again with the ETag it was given (If-None-Match): a 304
+  g  anonymous, the home page (the column, recently discussed chapters)
+  h  logged in, the home page
+  i  anonymous, the column's page (its chapters)
+  j  anonymous, the reader's profile (their comments, newest first)
+  k  logged in, the reader's notifications (the first page of 500)
 
 it checks the page (200, the expected comments, the reader's own state), warms up with wrk,
 then runs wrk (--latency) and reads the CPU time of the gunicorn workers from /proc before and
@@ -33,6 +38,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,8 +70,14 @@ GOALS = {
         lambda r: r["f"]["cpu_ms_per_request"] <= 1.5 * r["e"]["cpu_ms_per_request"],
     ),
 }
+# Every other page: within 5 × the bare view.
+for _key in "ghijk":
+    GOALS[_key] = (
+        "CPU ≤ 5 × e",
+        lambda r, k=_key: r[k]["cpu_ms_per_request"] <= 5 * r["e"]["cpu_ms_per_request"],
+    )
 # What each goal compares with, beside scenario a.
-GOAL_NEEDS = {"d": {"b"}, "f": {"e"}}
+GOAL_NEEDS = {"d": {"b"}, **{k: {"e"} for k in "fghijk"}}
 
 ARTICLE_BODY = """Every request makes a round trip: **browser, proxy, application, database**.
 
@@ -116,6 +128,8 @@ class Data:
     small: Page
     big: Page
     reader_session: str
+    # The other pages: path -> a text each must show.
+    others: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -200,12 +214,37 @@ def create_data() -> Data:
             services.toggle_like(user=person, comment=comment)
     for comment in rng.sample(posted[:200], 20) + rng.sample(posted[200:], 20):
         services.toggle_like(user=reader, comment=comment)
+    # k: 500 notifications for the reader, the older half read.
+    from django.utils import timezone
+
+    from notifications.enums import Kind
+    from notifications.models import Notification
+
+    now = timezone.now()
+    Notification.objects.bulk_create(
+        Notification(
+            recipient=reader,
+            kind=Kind.REPLY,
+            actor=rng.choice(people),
+            comment=comment,
+            article=big,
+            created_at=now - timedelta(minutes=n),
+            read_at=now if n >= 250 else None,
+        )
+        for n, comment in enumerate(rng.sample(posted, 500))
+    )
     timings["data_s"] = time.monotonic() - t0
 
     return Data(
         small=expected_page(small, reader),
         big=expected_page(big, reader),
         reader_session=common.login_session(reader),
+        others={
+            "/": "Reliable web services",
+            column.get_absolute_url(): "Caching",
+            reader.get_absolute_url(): "Same here.",
+            "/notifications/": "Reply to your comment",
+        },
         timings=timings,
     )
 
@@ -364,6 +403,7 @@ class Scenario:
     page: Page | None  # None: the bare view
     logged_in: bool = False
     conditional: bool = False  # ask with the page's ETag: the answer must be a 304
+    expect: str = ""  # a page other than an article's: a text it must show
 
 
 def verify(s: Scenario) -> tuple[dict[str, str], int, dict[str, str]]:
@@ -384,9 +424,10 @@ def verify(s: Scenario) -> tuple[dict[str, str], int, dict[str, str]]:
             raise BenchError(f"scenario {s.key}: status {again.status} for the page's own ETag")
         return dict(s.cookies), len(again.body.encode()), headers
     if s.page is None:
+        expected = s.expect or "Hello from Colloquy."
         problems = (
             []
-            if resp.status == 200 and "Hello from Colloquy." in resp.body
+            if resp.status == 200 and expected in resp.body
             else [f"status {resp.status}: {resp.body[:200]!r}"]
         )
     else:
@@ -491,7 +532,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
-    parser.add_argument("--only", default="abcdef", help="scenarios to run, e.g. 'a,c'")
+    parser.add_argument("--only", default="abcdefghijk", help="scenarios to run, e.g. 'a,c'")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a goal is missed (not only on errors)"
     )
@@ -545,6 +586,17 @@ def main() -> int:
             Scenario("f", "anonymous, a again with its ETag: 304", app, data.small.path, {},
                      data.small, conditional=True),
         ]  # fmt: skip
+        others = list(data.others.items())
+        for key, label, (path, text), cookies in (
+            ("g", "anonymous, home page", others[0], {}),
+            ("h", "logged in, home page", others[0], session),
+            ("i", "anonymous, column page (3 chapters)", others[1], {}),
+            ("j", "anonymous, a reader's profile", others[2], {}),
+            ("k", "logged in, notifications (500)", others[3], session),
+        ):
+            scenarios.append(
+                Scenario(key, label, app, path, cookies, None, logged_in=bool(cookies), expect=text)
+            )
         wanted = set(args.only.replace(",", ""))
         scenarios = [s for s in scenarios if s.key in wanted]
         for s in scenarios:  # every page is right before anything is measured
@@ -568,7 +620,7 @@ def main() -> int:
     print(table(results, goals))
     ratios = {
         f"{x}/{y}": results[x]["cpu_ms_per_request"] / results[y]["cpu_ms_per_request"]
-        for x, y in (("b", "a"), ("c", "a"), ("d", "b"), ("a", "e"), ("f", "e"))
+        for x, y in (("b", "a"), ("c", "a"), ("d", "b"), *((k, "e") for k in "afghijk"))
         if x in results and y in results
     }
     if ratios:

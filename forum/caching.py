@@ -1,7 +1,9 @@
 """The versions of what cached HTML is made of: named, bumped and read here, and nowhere else.
 
-Two renderings are cached in the shared cache: the article page (forum/views.py) and its
-threads region (forum/discussion.py). Their keys are built by `page_key` and `threads_key`.
+Renderings cached in the shared cache: the article page (forum/views.py) and its threads region
+(forum/discussion.py), keyed by `page_key` and `threads_key`; and the listings of the other
+pages (the home page's columns and recent discussions, a column's chapters, the first page of a
+person's comments), keyed by `fragment_key` and made by `fragment`.
 
 Invariants:
 1. Every input of a cached rendering is in its key, directly or through a version:
@@ -21,9 +23,16 @@ Invariants:
    than finding the pages a person or a column appears on: simple, and always right.
 3. A version lives in the cache. If it is evicted it comes back as a new value (the clock in
    nanoseconds), never as an old one, so an eviction can only cause misses, not stale hits.
-4. The reader's own state (likes, follow, controls, the CSRF token, the nonce) is never in a
+4. The reader's own state (likes, follow, controls, the CSRF token) is never in a
    cached rendering: it is filled in per request (forum/discussion.py, forum/fragments.py).
-5. Like counts are not an input of a rendering either: a like bumps `Article.like_version`
+5. A listing's inputs are the site-wide versions — people, catalogue, and "discussions",
+   bumped after the commit of every write that moves an article's `thread_version`
+   (`discussions_changed`: a comment posted, edited, deleted, hidden or restored, a recount, an
+   import), which covers comment counts, last activity and a person's comments — plus the
+   deploy, the language and the parts named by the caller, which come from the URL's path or
+   the clock only (never from a query string, so they can't be made up): the home page names
+   the minute, because it says "active 3 minutes ago".
+6. Like counts are not an input of a rendering either: a like bumps `Article.like_version`
    (in its transaction), which keys the small entry of counts put into the page per request
    (`counts_key`); the rendering stays. Only the "top" order depends on likes, and a cached
    "top" thread is sorted again once it is `discussion.TOP_ORDER_SECONDS` old and liked since.
@@ -40,14 +49,16 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from .models import Article, Column
 
-PEOPLE, CATALOGUE = "people", "catalogue"
-_KEYS = {PEOPLE: "v:people", CATALOGUE: "v:catalogue"}
+PEOPLE, CATALOGUE, DISCUSSIONS = "people", "catalogue", "discussions"
+_KEYS = {PEOPLE: "v:people", CATALOGUE: "v:catalogue", DISCUSSIONS: "v:discussions"}
 # Fields whose change shows on no cached page (a login touches only last_login).
 _INVISIBLE_USER_FIELDS = frozenset({"last_login", "password", "language"})
 
@@ -61,6 +72,16 @@ def current() -> dict[str, int]:
             cache.add(key, time.time_ns(), timeout=None)
         found = cache.get_many(_KEYS.values())
     return {name: found.get(key, 0) for name, key in _KEYS.items()}
+
+
+def discussions_changed(article_ids, **changes) -> None:
+    """A write to these articles' discussions (in the current transaction): each article's
+    `thread_version` moves with `changes` in one UPDATE, and the site-wide "discussions"
+    version (the listings: counts, activity, a person's comments) after the commit."""
+    Article.objects.filter(pk__in=list(article_ids)).update(
+        thread_version=F("thread_version") + 1, **changes
+    )
+    bump(DISCUSSIONS)
 
 
 def bump(name: str) -> None:
@@ -124,6 +145,30 @@ def etag_key(page_key: str) -> str:
     """The id of the rendering kept under `page_key` (set with it): what a revalidation reads
     instead of the page."""
     return f"{page_key}:etag"
+
+
+def fragment_key(name: str, *parts: object) -> str:
+    """The key of a listing (invariant 5): its name, every site-wide version, the deploy, the
+    language and the caller's `parts`."""
+    versions = current()
+    named = ":".join(str(part) for part in parts)
+    return (
+        f"frag:{name}:{versions[PEOPLE]}:{versions[CATALOGUE]}:{versions[DISCUSSIONS]}:"
+        f"{deploy()}:{get_language()}:{named}"
+    )
+
+
+# A listing outlives no version, and this long at most.
+FRAGMENT_SECONDS = 600
+
+
+def fragment(key: str, render) -> str:
+    """The HTML cached under `key`, or `render()`'s, kept for next time."""
+    html = cache.get(key)
+    if html is None:
+        html = render()
+        cache.set(key, str(html), FRAGMENT_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by a template, which escaped what it put in
 
 
 def counts_key(page_key: str, *, like_version: int) -> str:

@@ -593,7 +593,7 @@ class BatchImport:
             article.comment_count = row.get("n", 0)
             article.last_commented_at = row.get("last")
         Article.objects.bulk_update(articles, ["comment_count", "last_commented_at"])
-        Article.objects.filter(pk__in=self.touched).update(thread_version=F("thread_version") + 1)
+        caching.discussions_changed(self.touched)
         counts = dict(
             Comment.objects.filter(
                 article_id__in=self.touched, parent__isnull=False, status=CommentStatus.VISIBLE

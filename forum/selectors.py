@@ -52,13 +52,15 @@ def _findable(*slugs: str) -> None:
 
 def get_column(*, slug: str) -> Column:
     _findable(slug)
-    column = get_object_or_404(Column.objects.select_related("author"), slug=slug)
-    column.chapters = list(
+    return get_object_or_404(Column.objects.select_related("author"), slug=slug)
+
+
+def list_chapters(column: Column) -> list[Article]:
+    return list(
         column.articles.filter(is_published=True)
         .only("id", "title", "slug", "position", "comment_count", "published_at", "column_id")
         .order_by("position")
     )
-    return column
 
 
 def get_article(*, column_slug: str, slug: str) -> Article:

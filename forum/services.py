@@ -19,7 +19,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 
-from . import events, policy
+from . import caching, events, policy
 from .enums import CommentStatus, EventKind
 from .forms import COMMENT_MAX_LENGTH
 from .models import MAX_DEPTH, Article, Column, Comment, CommentRevision, Like, path_segment
@@ -115,7 +115,7 @@ def render_comment_and_mentions(body: str) -> tuple[str, set[int]]:
 
 
 def _bump_thread(article_id: int, **changes) -> None:
-    Article.objects.filter(pk=article_id).update(thread_version=F("thread_version") + 1, **changes)
+    caching.discussions_changed([article_id], **changes)
 
 
 @transaction.atomic
@@ -347,5 +347,5 @@ def recount_counters(*, fix: bool) -> list[Drift]:
         article_ids |= set(
             Comment.objects.filter(pk__in=comment_ids).values_list("article_id", flat=True)
         )
-        Article.objects.filter(pk__in=article_ids).update(thread_version=F("thread_version") + 1)
+        caching.discussions_changed(article_ids)
     return drift

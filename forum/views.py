@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
+import time
 
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
@@ -67,29 +68,40 @@ def _login_required(request, next_url: str) -> HttpResponse:
 
 @require_GET
 def home(request):
-    return render(
-        request,
-        "forum/home.html",
-        {
-            "columns": selectors.list_columns(),
-            "recent_articles": selectors.list_recently_discussed_articles(),
-        },
+    # The listing says "active 3 minutes ago": the minute is one of its inputs.
+    key = caching.fragment_key("home", int(time.time() // 60))
+    listing = caching.fragment(
+        key,
+        lambda: render_to_string(
+            "forum/home.html#listing",
+            {
+                "columns": selectors.list_columns(),
+                "recent_articles": selectors.list_recently_discussed_articles(),
+            },
+        ),
     )
+    return render(request, "forum/home.html", {"listing": listing})
 
 
 @require_GET
 def profile(request, pk: int):
     profile_user = account_selectors.get_profile_user(pk=pk)
+    before = request.GET.get("before")
+
+    def comments() -> str:
+        page = selectors.list_user_comments(user=profile_user, before=before)
+        return render_to_string("accounts/profile.html#listing", {"comments_page": page})
+
+    # Only the first page is kept: older pages are named by a cursor from the query string.
     try:
-        comments_page = selectors.list_user_comments(
-            user=profile_user, before=request.GET.get("before")
-        )
+        if before is None:
+            listing = caching.fragment(caching.fragment_key("profile", profile_user.pk), comments)
+        else:
+            listing = comments()
     except pagination.BadCursor:
         return _bad_request(request, _("This “older” link is broken or outdated."))
     return render(
-        request,
-        "accounts/profile.html",
-        {"profile_user": profile_user, "comments_page": comments_page},
+        request, "accounts/profile.html", {"profile_user": profile_user, "listing": listing}
     )
 
 
@@ -97,7 +109,18 @@ def profile(request, pk: int):
 def column_detail(request, slug: str):
     column = selectors.get_column(slug=slug)
     following = selectors.follows(user=request.user, column=column)
-    return render(request, "forum/column_detail.html", {"column": column, "following": following})
+    chapters = caching.fragment(
+        caching.fragment_key("column", column.pk),
+        lambda: render_to_string(
+            "forum/column_detail.html#chapters",
+            {"column": column, "chapters": selectors.list_chapters(column)},
+        ),
+    )
+    return render(
+        request,
+        "forum/column_detail.html",
+        {"column": column, "following": following, "chapters": chapters},
+    )
 
 
 @require_GET

@@ -28,6 +28,18 @@ def article_page(client, article):
     return response
 
 
+def warm(readers: dict, url: str) -> None:
+    """Read `url` twice as each reader (a client per persona): the second read is a hit."""
+    for client in readers.values():
+        assert client.get(url).status_code == 200
+        assert client.get(url).status_code == 200
+
+
+def pages(readers: dict, url: str) -> dict[str, str]:
+    """`url` as each reader sees it now."""
+    return {persona: client.get(url).text for persona, client in readers.items()}
+
+
 def comment_count(article) -> int:
     article.refresh_from_db(fields=["comment_count"])
     return article.comment_count

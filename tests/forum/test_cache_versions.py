@@ -26,6 +26,7 @@ from forum.enums import CommentStatus
 from forum.models import Column
 from forum.selectors import ROOTS_PER_PAGE
 from tests.factories import ArticleFactory, CommentFactory
+from tests.helpers import pages, warm
 
 pytestmark = pytest.mark.django_db
 
@@ -55,16 +56,6 @@ def renders(monkeypatch):
 def readers(client_for):
     """An anonymous reader and a signed-in one (who is not the person changed)."""
     return {"anonymous": client_for("anonymous"), "signed in": client_for("other_reader")}
-
-
-def warm(readers, url):
-    for client in readers.values():
-        assert client.get(url).status_code == 200
-        assert client.get(url).status_code == 200  # the second read is a hit
-
-
-def pages(readers, url) -> dict[str, str]:
-    return {persona: client.get(url).text for persona, client in readers.items()}
 
 
 def cache_keys() -> list[str]:

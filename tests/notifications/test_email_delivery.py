@@ -80,8 +80,9 @@ def test_the_reply_commits_with_its_event_and_is_emailed_after_the_commit(
         assert not Notification.objects.filter(comment=reply).exists()
         assert not OutgoingEmail.objects.exists()
 
-    # After it: the event's task (which queued the email's) ran once each.
-    assert len(callbacks) == 2
+    # After it: the listings' version moved, and the event's task (which queued the email's)
+    # ran, once each.
+    assert len(callbacks) == 3
     [message] = mailoutbox
     assert message.to == [reader.email]
     email = OutgoingEmail.objects.get(recipient=reader)
