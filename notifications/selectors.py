@@ -12,8 +12,12 @@ from forum.rendering import plain_excerpt
 from .enums import Kind
 from .models import Notification
 
+# GitHub's notifications page shows 25 too; every row costs the request (a row with its actor,
+# comment and chapter, an excerpt, a form), so a page is kept short and "Older" goes on.
+INBOX_PER_PAGE = 25
 
-def notifications_page(*, user, before: str | None, per_page: int = 50) -> HistoryPage:
+
+def notifications_page(*, user, before: str | None, per_page: int = INBOX_PER_PAGE) -> HistoryPage:
     """A page of the person's notifications, newest first (forum.pagination.BadCursor if
     `before` is not one of ours)."""
     rows = Notification.objects.filter(recipient=user).select_related(

@@ -171,11 +171,11 @@ def test_the_inbox_runs_a_bounded_number_of_queries(
         response = client.get(reverse("notifications:inbox"))
 
     assert response.status_code == 200
-    assert len(HTMLParser(response.text).css("li.notification")) == min(size, 50)
+    assert len(HTMLParser(response.text).css("li.notification")) == min(size, 25)
 
 
-def test_the_inbox_pages_past_fifty(client_for, article, reader):
-    notify(reader, article, 52)
+def test_the_inbox_pages_past_twenty_five(client_for, article, reader):
+    notify(reader, article, 27)
     client = client_for("reader")
 
     first = HTMLParser(client.get(reverse("notifications:inbox")).text)
@@ -183,12 +183,12 @@ def test_the_inbox_pages_past_fifty(client_for, article, reader):
     second = HTMLParser(client.get(reverse("notifications:inbox") + older).text)
     nonsense = client.get(reverse("notifications:inbox"), {"before": "abc"})
 
-    assert len(first.css("li.notification")) == 50
+    assert len(first.css("li.notification")) == 25
     assert older.startswith("?before=")
     assert first.css_first("a[rel=first]") is None
     shown = [li.attributes.get("id") for li in first.css("li.notification")]
     shown += [li.attributes.get("id") for li in second.css("li.notification")]
-    assert len(shown) == len(set(shown)) == 52  # every notification once, none twice
+    assert len(shown) == len(set(shown)) == 27  # every notification once, none twice
     assert second.css_first("a[rel=next]") is None
     assert second.css_first("a[rel=first]").attributes["href"] == "?"
     # A cursor we did not make: a clear 400, not the first page.
