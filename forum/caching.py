@@ -52,7 +52,6 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from .models import Article, Column
@@ -151,7 +150,10 @@ def fragment_key(name: str, *parts: object) -> str:
     """The key of a listing (invariant 5): its name, every site-wide version, the deploy, the
     language and the caller's `parts`."""
     versions = current()
-    named = ":".join(str(part) for part in parts)
+    # Digested: a part may be a slug from the path, which can hold any character and length.
+    named = hashlib.sha1(
+        "\x1f".join(str(part) for part in parts).encode(), usedforsecurity=False
+    ).hexdigest()
     return (
         f"frag:{name}:{versions[PEOPLE]}:{versions[CATALOGUE]}:{versions[DISCUSSIONS]}:"
         f"{deploy()}:{get_language()}:{named}"
@@ -162,13 +164,14 @@ def fragment_key(name: str, *parts: object) -> str:
 FRAGMENT_SECONDS = 600
 
 
-def fragment(key: str, render) -> str:
-    """The HTML cached under `key`, or `render()`'s, kept for next time."""
-    html = cache.get(key)
-    if html is None:
-        html = render()
-        cache.set(key, str(html), FRAGMENT_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by a template, which escaped what it put in
+def fragment(key: str, render):
+    """What is cached under `key`, or what `render()` returns (HTML, or a dict of parts), kept
+    for next time. Rendered HTML stays marked safe: a SafeString pickles as itself."""
+    value = cache.get(key)
+    if value is None:
+        value = render()
+        cache.set(key, value, FRAGMENT_SECONDS)
+    return value
 
 
 def counts_key(page_key: str, *, like_version: int) -> str:

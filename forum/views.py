@@ -85,41 +85,50 @@ def home(request):
 
 @require_GET
 def profile(request, pk: int):
-    profile_user = account_selectors.get_profile_user(pk=pk)
     before = request.GET.get("before")
+    if before is None:
+        key = caching.fragment_key("profile", pk)
+        parts = caching.fragment(key, lambda: _render_profile(pk, before=None))
+    else:  # older pages are named by a cursor from the query string: never kept
+        try:
+            parts = _render_profile(pk, before=before)
+        except pagination.BadCursor:
+            return _bad_request(request, _("This “older” link is broken or outdated."))
+    return render(request, "accounts/profile.html", {**parts, "own": request.user.pk == pk})
 
-    def comments() -> str:
-        page = selectors.list_user_comments(user=profile_user, before=before)
-        return render_to_string("accounts/profile.html#listing", {"comments_page": page})
 
-    # Only the first page is kept: older pages are named by a cursor from the query string.
-    try:
-        if before is None:
-            listing = caching.fragment(caching.fragment_key("profile", profile_user.pk), comments)
-        else:
-            listing = comments()
-    except pagination.BadCursor:
-        return _bad_request(request, _("This “older” link is broken or outdated."))
-    return render(
-        request, "accounts/profile.html", {"profile_user": profile_user, "listing": listing}
-    )
+def _render_profile(pk: int, *, before: str | None) -> dict:
+    """The profile's parts that are the same for every reader (a 404 keeps nothing)."""
+    person = account_selectors.get_profile_user(pk=pk)
+    page = selectors.list_user_comments(user=person, before=before)
+    context = {"profile_user": person, "comments_page": page}
+    return {
+        "title": person.display_name,
+        "head": render_to_string("accounts/profile.html#head", context),
+        "listing": render_to_string("accounts/profile.html#listing", context),
+    }
 
 
 @require_GET
 def column_detail(request, slug: str):
-    column = selectors.get_column(slug=slug)
-    following = selectors.follows(user=request.user, column=column)
-    chapters = caching.fragment(
-        caching.fragment_key("column", column.pk),
-        lambda: render_to_string(
-            "forum/column_detail.html#chapters",
-            {"column": column, "chapters": selectors.list_chapters(column)},
-        ),
+    def render_column() -> dict:
+        column = selectors.get_column(slug=slug)  # 404: nothing is kept
+        context = {"column": column, "chapters": selectors.list_chapters(column)}
+        return {
+            "pk": column.pk,
+            "title": column.title,
+            "head": render_to_string("forum/column_detail.html#head", context),
+            "chapters": render_to_string("forum/column_detail.html#chapters", context),
+        }
+
+    # Keyed by the slug of the path: a rename is a catalogue change, so an old slug's entry is
+    # never read again, and a slug that finds no column keeps nothing.
+    parts = caching.fragment(caching.fragment_key("column", slug), render_column)
+    following = request.user.is_authenticated and selectors.follows(
+        user=request.user, column=parts["pk"]
     )
     return render(
-        request,
-        "forum/column_detail.html",
-        {"column": column, "following": following, "chapters": chapters},
+        request, "forum/column_detail.html", {**parts, "slug": slug, "following": following}
     )
 
 

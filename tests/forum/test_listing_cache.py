@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from forum import services, views
+from forum import caching, services, views
 from forum.enums import CommentStatus
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
 from tests.helpers import pages, warm
@@ -40,8 +40,8 @@ def test_the_listings_are_read_from_the_cache(client, article, reader):
     CommentFactory(article=article, author=reader)
     for url, cold, warm_ in (
         ("/", 2, 0),  # the columns, the recent chapters
-        (article.column.get_absolute_url(), 2, 1),  # the column; its chapters
-        (reader.get_absolute_url(), 2, 1),  # the person; their comments
+        (article.column.get_absolute_url(), 2, 0),  # the column; its chapters
+        (reader.get_absolute_url(), 2, 0),  # the person; their comments
     ):
         cache.clear()
         assert queries(client, url) == cold, url
@@ -243,3 +243,49 @@ def test_a_listing_never_holds_the_reader(client_for, article, reader):
     assert "Edit your profile" not in anonymous
     assert "csrfmiddlewaretoken" not in anonymous
     assert other.display_name not in anonymous
+
+
+def test_a_slug_or_pk_that_finds_nothing_is_a_404_and_keeps_nothing(client):
+    caching.current()  # the site-wide versions exist (made by any first request)
+    before = len(cache._cache)
+
+    for n in range(50):
+        assert client.get(f"/columns/no-such-column-{n}/").status_code == 404
+        assert client.get(f"/u/{10_000 + n}/").status_code == 404
+
+    assert len(cache._cache) == before
+
+
+def test_a_rename_and_a_deactivation_show_on_the_profile_at_once(
+    readers, reader_client, reader, article, django_capture_on_commit_callbacks
+):
+    url = reader.get_absolute_url()
+    warm(readers, url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reader_client.post(reverse("accounts:settings"), {"display_name": "Renamed", "bio": "hi"})
+    for persona, text in pages(readers, url).items():
+        assert "<title>Renamed · Colloquy</title>" in text, persona
+        assert "<h1>Renamed</h1>" in text, persona
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reader.is_active = False
+        reader.save(update_fields=["is_active"])
+    for persona, client in readers.items():
+        assert client.get(url).status_code == 404, persona
+
+
+def test_a_column_title_and_description_edit_show_at_once(
+    readers, column, django_capture_on_commit_callbacks
+):
+    url = column.get_absolute_url()
+    warm(readers, url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        column.title = "Kubernetes, Slowly"
+        column.description = "<b>bold</b> claims"
+        column.save()
+
+    for persona, text in pages(readers, url).items():
+        assert "<title>Kubernetes, Slowly · Colloquy</title>" in text, persona
+        assert "&lt;b&gt;bold&lt;/b&gt; claims" in text, persona
