@@ -28,6 +28,17 @@ def article_page(client, article):
     return response
 
 
+def cache_keys() -> list[str]:
+    """Every key in the cache: the local-memory one of the SQLite run, or the Redis of the
+    PostgreSQL run (which runs its tests one at a time, so the database is this test's)."""
+    from django.core.cache import cache
+
+    store = cache._cache
+    if isinstance(store, dict):
+        return list(store)
+    return [key.decode() for key in store.get_client().keys("*")]
+
+
 def warm(readers: dict, url: str) -> None:
     """Read `url` twice as each reader (a client per persona): the second read is a hit."""
     for client in readers.values():

@@ -26,7 +26,7 @@ from forum.enums import CommentStatus
 from forum.models import Column
 from forum.selectors import ROOTS_PER_PAGE
 from tests.factories import ArticleFactory, CommentFactory
-from tests.helpers import pages, warm
+from tests.helpers import cache_keys, pages, warm
 
 pytestmark = pytest.mark.django_db
 
@@ -56,15 +56,6 @@ def renders(monkeypatch):
 def readers(client_for):
     """An anonymous reader and a signed-in one (who is not the person changed)."""
     return {"anonymous": client_for("anonymous"), "signed in": client_for("other_reader")}
-
-
-def cache_keys() -> list[str]:
-    """Every key in the cache: the local-memory one of the SQLite run, or the Redis of the
-    PostgreSQL run (which runs its tests one at a time, so the database is this test's)."""
-    store = cache._cache
-    if isinstance(store, dict):
-        return list(store)
-    return [key.decode() for key in store.get_client().keys("*")]
 
 
 def image_upload():

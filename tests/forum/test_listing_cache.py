@@ -17,7 +17,7 @@ from django.urls import reverse
 from forum import caching, services, views
 from forum.enums import CommentStatus
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
-from tests.helpers import pages, warm
+from tests.helpers import cache_keys, pages, warm
 
 pytestmark = pytest.mark.django_db
 
@@ -52,14 +52,14 @@ def test_query_strings_make_no_new_listing(client, article, reader):
     CommentFactory(article=article, author=reader)
     for url in ("/", article.column.get_absolute_url(), reader.get_absolute_url()):
         client.get(url)
-    before = len(cache._cache)
+    before = len(cache_keys())
 
     for n in range(200):
         client.get(f"/?x={n}")
         client.get(f"{article.column.get_absolute_url()}?utm={n}")
         client.get(f"{reader.get_absolute_url()}?page={n}")
 
-    assert len(cache._cache) == before
+    assert len(cache_keys()) == before
 
 
 def test_an_older_page_of_a_profile_is_not_kept(client, article, reader):
@@ -67,11 +67,11 @@ def test_an_older_page_of_a_profile_is_not_kept(client, article, reader):
         CommentFactory(article=article, author=reader, body=f"comment {n}")
     first = client.get(reader.get_absolute_url()).text
     older = first.split('href="?before=')[1].split('"')[0]
-    before = len(cache._cache)
+    before = len(cache_keys())
 
     assert client.get(f"{reader.get_absolute_url()}?before={older}").status_code == 200
 
-    assert len(cache._cache) == before
+    assert len(cache_keys()) == before
 
 
 # --- the home page --------------------------------------------------------------------------
@@ -247,13 +247,13 @@ def test_a_listing_never_holds_the_reader(client_for, article, reader):
 
 def test_a_slug_or_pk_that_finds_nothing_is_a_404_and_keeps_nothing(client):
     caching.current()  # the site-wide versions exist (made by any first request)
-    before = len(cache._cache)
+    before = len(cache_keys())
 
     for n in range(50):
         assert client.get(f"/columns/no-such-column-{n}/").status_code == 404
         assert client.get(f"/u/{10_000 + n}/").status_code == 404
 
-    assert len(cache._cache) == before
+    assert len(cache_keys()) == before
 
 
 def test_a_rename_and_a_deactivation_show_on_the_profile_at_once(
