@@ -120,15 +120,24 @@ def legacy_display_name(raw: str, *, placeholder: str) -> str:
     return name if is_valid(name) else placeholder
 
 
+def name_keys(name: str) -> set[str]:
+    """What a display name may share with no other: its skeleton, and its lowercase form.
+
+    The database's unique index is on lower(display_name), which the skeleton alone does not
+    cover: "IVAN" and "ivan" have different skeletons (the uppercase "I" is read as an "l"
+    first), yet one lowercase form."""
+    return {name_skeleton(name), "lower\x00" + name.lower()}
+
+
 def unique_display_name(name: str, taken: set[str], *, force_suffix: bool = False) -> str:
-    """``name``, or ``name-2``, ``name-3``… : the first whose skeleton is not in ``taken``
-    (a set of skeletons, which the caller extends with the result's)."""
-    if not force_suffix and name_skeleton(name) not in taken:
+    """``name``, or ``name-2``, ``name-3``… : the first none of whose ``name_keys`` is in
+    ``taken`` (which the caller extends with the result's keys)."""
+    if not force_suffix and not name_keys(name) & taken:
         return name
     n = 2
     while True:
         suffix = f"-{n}"
         candidate = name[: MAX_LENGTH - len(suffix)] + suffix
-        if name_skeleton(candidate) not in taken:
+        if not name_keys(candidate) & taken:
             return candidate
         n += 1

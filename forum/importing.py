@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from accounts.models import User
-from accounts.names import legacy_display_name, name_skeleton, unique_display_name
+from accounts.names import legacy_display_name, name_keys, name_skeleton, unique_display_name
 
 from . import caching
 from .enums import CommentStatus, ImportStatus, ReplyRole
@@ -255,10 +255,10 @@ class ImportRun:
         if not to_create:
             return
         if self.taken_names is None:
-            # Every name's skeleton, once per run: unique names are chosen without a query each.
-            self.taken_names = {
-                name_skeleton(name) for name in User.objects.values_list("display_name", flat=True)
-            }
+            # Every name's keys, once per run: unique names are chosen without a query each.
+            self.taken_names = set()
+            for name in User.objects.values_list("display_name", flat=True):
+                self.taken_names |= name_keys(name)
         new_users = []
         for key in to_create:
             name, avatar = wanted[key]
@@ -266,7 +266,7 @@ class ImportRun:
                 _name_for(name), self.taken_names, force_suffix=not name.strip()
             )
             skeleton = name_skeleton(display)
-            self.taken_names.add(skeleton)
+            self.taken_names |= name_keys(display)
             user = User(
                 display_name=display,
                 display_name_skeleton=skeleton,  # bulk_create skips User.save

@@ -306,3 +306,30 @@ def test_names_the_old_site_allowed_are_cleaned_to_valid_distinct_names(tmp_path
         assert is_valid(name), name
     skeletons = [name_skeleton(name) for name in names]
     assert len(skeletons) == len(set(skeletons))
+
+
+def test_names_that_differ_only_in_case_become_distinct_users(tmp_path):
+    # Real data has "IVAN" and "ivan" (different people, different avatars). Their skeletons
+    # differ (an uppercase "I" reads as an "l"), but the database's unique index is on
+    # lower(display_name): the second must get a suffix, not make the chapter's batch fail.
+    source = sorted((EXPORT / "docs").glob("01 - *.md"))[0]
+    text = source.read_text()
+    for old, new in {"Focused": "IVAN", "timmy": "ivan", "adoal": "Ivan"}.items():
+        assert f"<span>{old}</span>" in text
+        text = text.replace(f"<span>{old}</span>", f"<span>{new}</span>", 1)
+    (tmp_path / source.name).write_text(text)
+
+    report = run(tmp_path, column="K8s")
+
+    assert not report.skipped
+    names = set(User.objects.filter(is_legacy=True).values_list("display_name", flat=True))
+    ivans = {name for name in names if name.lower().startswith("ivan")}
+    assert len(ivans) == 3
+    assert len({name.lower() for name in ivans}) == 3
+    # And against names already in the database, in a later import.
+    User.objects.filter(display_name__in=ivans).update(legacy_key=None)
+    Comment.objects.all().delete()
+    Article.objects.all().delete()
+    again = run(tmp_path, column="K8s")
+    assert not again.skipped
+    assert User.objects.filter(display_name__istartswith="ivan").count() == 6
