@@ -229,6 +229,8 @@ class ImportRun:
                 BatchImport(self, chapters, batch).apply()
         except (DatabaseError, ValueError) as exc:
             self.error = str(exc)
+            # Redone chapter by chapter by the caller: say why, since it costs a batch's work.
+            logger.info("import batch of %d chapters refused: %s", len(chapters), exc)
             self._reset()
             return False
         self.report.merge(batch)
@@ -305,6 +307,7 @@ class BatchImport:
         self.chapters = chapters
         self.report = report
         self.touched: set[int] = set()  # articles whose comments changed: recount them
+        self.author_moved: set[int] = set()  # columns whose placeholder author was replaced
 
     def apply(self) -> None:
         keys = [self._article_key(chapter) for chapter in self.chapters]
@@ -312,6 +315,13 @@ class BatchImport:
         articles, new = [], []
         for chapter, key in zip(self.chapters, keys, strict=True):
             column = self._column(chapter)
+            if column.pk in self.author_moved:
+                # The column's author became known in this batch: _column moved what was
+                # saved; the batch's unsaved chapters follow (else they would point at the
+                # placeholder it deleted, and the whole batch would fail at its commit).
+                for _, pending, of_column in articles:
+                    if pending.pk is None and of_column.pk == column.pk:
+                        pending.author = column.author
             article = self._article(chapter, key, column, existing.get(key))
             if article.pk is None:
                 new.append(article)
@@ -356,6 +366,7 @@ class BatchImport:
             Comment.objects.filter(article__column=column, author_id=old).update(author=author)
             User.objects.filter(pk=old, columns=None, articles=None, comments=None).delete()
             column.author = author
+            self.author_moved.add(column.pk)
             report.columns.updated += report.first_time(key)
         else:
             report.columns.unchanged += report.first_time(key)

@@ -333,3 +333,24 @@ def test_names_that_differ_only_in_case_become_distinct_users(tmp_path):
     again = run(tmp_path, column="K8s")
     assert not again.skipped
     assert User.objects.filter(display_name__istartswith="ivan").count() == 6
+
+
+def test_an_author_named_later_in_the_same_batch_takes_the_whole_column_in_one_go(tmp_path, caplog):
+    # The first chapter doesn't say who wrote it (a placeholder author); a later one in the same
+    # batch does ("你好，我是…"). Every chapter becomes theirs, the placeholder goes, and the
+    # batch goes in whole: it once failed at its commit (its unsaved chapters pointed at the
+    # deleted placeholder) and was redone chapter by chapter, in 10 of the real archive's
+    # batches.
+    (tmp_path / "Col__01 开篇.md").write_text("今天我们从头讲起。\n")
+    (tmp_path / "Col__02 第二讲.md").write_text("你好，我是张三，今天讲调度。\n")
+    (tmp_path / "Col__03 第三讲.md").write_text("继续讲调度。\n")
+    caplog.set_level("INFO", logger="forum.importing")
+
+    report = run(tmp_path)
+
+    assert not report.skipped
+    assert report.chapters.created == 3
+    assert not [r for r in caplog.records if "refused" in r.getMessage()]
+    authors = set(Article.objects.values_list("author__display_name", flat=True))
+    assert authors == {"张三"}
+    assert not User.objects.filter(legacy_key__startswith="author:?").exists()
