@@ -111,25 +111,27 @@ def _render_profile(pk: int, *, before: str | None) -> dict:
 
 @require_GET
 def column_detail(request, slug: str):
-    def render_column() -> dict:
-        column = selectors.get_column(slug=slug)  # 404: nothing is kept
-        context = {"column": column, "chapters": selectors.list_chapters(column)}
-        return {
-            "pk": column.pk,
-            "title": column.title,
-            "head": render_to_string("forum/column_detail.html#head", context),
-            "chapters": render_to_string("forum/column_detail.html#chapters", context),
-        }
-
     # Keyed by the slug of the path: a rename is a catalogue change, so an old slug's entry is
     # never read again, and a slug that finds no column keeps nothing.
-    parts = caching.fragment(caching.fragment_key("column", slug), render_column)
+    parts = caching.fragment(caching.fragment_key("column", slug), lambda: _render_column(slug))
     following = request.user.is_authenticated and selectors.follows(
         user=request.user, column=parts["pk"]
     )
     return render(
         request, "forum/column_detail.html", {**parts, "slug": slug, "following": following}
     )
+
+
+def _render_column(slug: str) -> dict:
+    """The column page's parts that are the same for every reader (a 404 keeps nothing)."""
+    column = selectors.get_column(slug=slug)
+    context = {"column": column, "chapters": selectors.list_chapters(column)}
+    return {
+        "pk": column.pk,
+        "title": column.title,
+        "head": render_to_string("forum/column_detail.html#head", context),
+        "chapters": render_to_string("forum/column_detail.html#chapters", context),
+    }
 
 
 @require_GET

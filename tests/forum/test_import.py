@@ -32,6 +32,17 @@ def run(*paths, **options):
     return import_sources(iter_sources([Path(p) for p in paths]), **options)
 
 
+def chapter_with_commenters_renamed(folder: Path, renamed: dict[str, str]) -> None:
+    """The first chapter of the export fixture, written into `folder` with the commenters
+    named in `renamed` (old name → new) renamed, one comment each."""
+    source = sorted((EXPORT / "docs").glob("01 - *.md"))[0]
+    text = source.read_text()
+    for old, new in renamed.items():
+        assert f"<span>{old}</span>" in text
+        text = text.replace(f"<span>{old}</span>", f"<span>{new}</span>", 1)
+    (folder / source.name).write_text(text)
+
+
 def snapshot() -> dict:
     """Everything an import decides, in a form that doesn't depend on row ids."""
     comments = {
@@ -278,8 +289,6 @@ def test_a_chapter_the_database_refuses_is_skipped_and_its_batch_neighbours_go_i
 def test_names_the_old_site_allowed_are_cleaned_to_valid_distinct_names(tmp_path):
     # The old site took any name; ours refuses spaces, emoji, one-letter names, compatibility
     # forms and lookalikes. Imported readers keep the closest valid name (accounts/names.py).
-    source = sorted((EXPORT / "docs").glob("01 - *.md"))[0]
-    text = source.read_text()
     renamed = {
         "Focused": "Simon WZ",
         "timmy": "🎏往事随风🎏",
@@ -289,10 +298,7 @@ def test_names_the_old_site_allowed_are_cleaned_to_valid_distinct_names(tmp_path
         "Wings": "epox",
         "escray": "\u0435\u0440\u043e\u0445",  # Cyrillic, looks like "epox"
     }
-    for old, new in renamed.items():
-        assert f"<span>{old}</span>" in text
-        text = text.replace(f"<span>{old}</span>", f"<span>{new}</span>", 1)
-    (tmp_path / source.name).write_text(text)
+    chapter_with_commenters_renamed(tmp_path, renamed)
 
     report = run(tmp_path, column="K8s")
 
@@ -312,12 +318,7 @@ def test_names_that_differ_only_in_case_become_distinct_users(tmp_path):
     # Real data has "IVAN" and "ivan" (different people, different avatars). Their skeletons
     # differ (an uppercase "I" reads as an "l"), but the database's unique index is on
     # lower(display_name): the second must get a suffix, not make the chapter's batch fail.
-    source = sorted((EXPORT / "docs").glob("01 - *.md"))[0]
-    text = source.read_text()
-    for old, new in {"Focused": "IVAN", "timmy": "ivan", "adoal": "Ivan"}.items():
-        assert f"<span>{old}</span>" in text
-        text = text.replace(f"<span>{old}</span>", f"<span>{new}</span>", 1)
-    (tmp_path / source.name).write_text(text)
+    chapter_with_commenters_renamed(tmp_path, {"Focused": "IVAN", "timmy": "ivan", "adoal": "Ivan"})
 
     report = run(tmp_path, column="K8s")
 
