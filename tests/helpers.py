@@ -8,12 +8,43 @@ import io
 import os
 import socket
 import struct
+import subprocess
 import threading
 import zipfile
 import zlib
+from pathlib import Path
 
 from django.db import connections
 from selectolax.lexbor import LexborHTMLParser
+
+
+def _legacy_root() -> Path:
+    """The old site's real pages, `../shared/legacy/` beside the project. A clone made
+    elsewhere (`git clone . /tmp/x`) finds them beside the repository it was cloned from, so the
+    suite still reads the real pages rather than skipping them; COLLOQUY_LEGACY_DIR overrides."""
+    if os.environ.get("COLLOQUY_LEGACY_DIR"):
+        return Path(os.environ["COLLOQUY_LEGACY_DIR"])
+    repo = Path(__file__).resolve().parents[1]
+    beside = repo.parent / "shared" / "legacy"
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(repo), "config", "--get", "remote.origin.url"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return beside
+    if origin and Path(origin).is_dir():
+        cloned_from = Path(origin).resolve().parent / "shared" / "legacy"
+        if cloned_from.is_dir():
+            return cloned_from
+    return beside
+
+
+LEGACY = _legacy_root()
 
 
 def comment_bodies(page_html: str) -> list[str]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from forum.importing import import_sources
 from forum.legacy import iter_sources
 from forum.models import Article, Comment
+from tests.helpers import LEGACY
 
-LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
 COLUMN = "深入剖析Kubernetes"
 
 pytestmark = [

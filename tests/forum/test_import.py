@@ -17,8 +17,8 @@ from forum.enums import CommentSort
 from forum.importing import import_sources
 from forum.legacy import iter_sources
 from forum.models import Article, Column, Comment
+from tests.helpers import LEGACY
 
-LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
 EXPORT = LEGACY / "export" / "深入剖析Kubernetes"
 PAGES = LEGACY / "page-html" / "深入剖析Kubernetes"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -13,8 +12,8 @@ from django.urls import reverse
 from forum.enums import ImportStatus
 from forum.models import Article, Comment, ImportJob
 from tests.factories import UserFactory
+from tests.helpers import LEGACY
 
-LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
 EXPORT_DOCS = LEGACY / "export" / "深入剖析Kubernetes" / "docs"
 needs_legacy = pytest.mark.skipif(
     not LEGACY.is_dir(), reason=f"legacy sample pages not found at {LEGACY}"

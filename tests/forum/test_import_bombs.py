@@ -25,9 +25,8 @@ from forum.enums import ImportStatus
 from forum.legacy import LegacyFormatError, iter_sources, sources
 from forum.models import Article, ImportJob
 from tests.factories import UserFactory
-from tests.helpers import zip_bomb, zip_of
+from tests.helpers import LEGACY, zip_bomb, zip_of
 
-LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
 EXPORT_DOCS = LEGACY / "export" / "深入剖析Kubernetes" / "docs"
 needs_legacy = pytest.mark.skipif(not LEGACY.is_dir(), reason=f"no legacy pages at {LEGACY}")
 ADD_URL = "admin:forum_importjob_add"

@@ -4,7 +4,6 @@ when the lease runs out, and read through the storage so any machine's worker ca
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -15,8 +14,8 @@ from forum import importing, tasks
 from forum.enums import ImportStatus
 from forum.models import Article, ImportJob
 from tests.factories import UserFactory
+from tests.helpers import LEGACY
 
-LEGACY = Path(__file__).resolve().parents[2].parent / "shared" / "legacy"
 EXPORT_DOCS = LEGACY / "export" / "深入剖析Kubernetes" / "docs"
 pytestmark = [
     pytest.mark.django_db,

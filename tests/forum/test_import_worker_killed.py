@@ -25,10 +25,10 @@ from forum import importing, tasks
 from forum.enums import ImportStatus
 from forum.models import Article, ImportJob
 from tests.factories import UserFactory
-from tests.helpers import celery_broker, celery_worker
+from tests.helpers import LEGACY, celery_broker, celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-COLUMN = ROOT.parent / "shared" / "legacy" / "export" / "深入剖析Kubernetes"
+COLUMN = LEGACY / "export" / "深入剖析Kubernetes"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.postgres,

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from forum.legacy import iter_sources, parse_source
+from tests.helpers import LEGACY
 
-LEGACY_ROOT = Path(__file__).parents[2].parent / "shared" / "legacy"
+LEGACY_ROOT = LEGACY
 
 
 @pytest.fixture(scope="session")

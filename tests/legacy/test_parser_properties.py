@@ -2,7 +2,6 @@
 round-trips what the parser reads."""
 
 import datetime
-from pathlib import Path
 
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -17,8 +16,9 @@ from forum.legacy import (
     parse_chapter,
     render_export_chapter,
 )
+from tests.helpers import LEGACY
 
-LEGACY_ROOT = Path(__file__).parents[2].parent / "shared" / "legacy"
+LEGACY_ROOT = LEGACY
 FAST = settings(
     max_examples=200,
     deadline=None,
