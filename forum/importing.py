@@ -15,10 +15,12 @@ Keys (stable across runs and across the two formats of the old site):
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import logging
 import re
+import secrets
 import shutil
 import tempfile
 import time as clock
@@ -30,17 +32,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from celery import current_app
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, UNUSABLE_PASSWORD_SUFFIX_LENGTH
 from django.core.files.base import File
 from django.db import DatabaseError, transaction
-from django.db.models import CharField, Count, F, Max, Q, Value
-from django.db.models.functions import Cast, LPad
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from accounts.models import User
 from accounts.names import legacy_display_name, name_keys, name_skeleton, unique_display_name
 
-from . import caching
+from . import bulkwrite, caching
 from .enums import CommentStatus, ImportStatus, ReplyRole
 from .legacy import (
     LegacyChapter,
@@ -51,7 +54,7 @@ from .legacy import (
     iter_sources,
 )
 from .legacy import parse_chapter as parse_legacy_chapter
-from .models import PATH_SEGMENT_WIDTH, Article, Column, Comment, ImportJob, path_segment
+from .models import Article, Column, Comment, ImportJob, path_segment
 from .rendering import render_article_markdown, sanitize_html
 from .services import unique_slug
 
@@ -213,14 +216,33 @@ class ImportRun:
 
     def _reset(self) -> None:
         # Forgotten after a failed batch: what it created was rolled back.
-        self.users: dict[str, User] = {}
+        self.users: dict[str, int] | None = None  # legacy key → id: every legacy user, once
+        self.avatars: dict[str, str] = {}  # legacy key → stored avatar URL
+        self.resolved: set[str] = set()  # keys whose avatar this run has already compared
         self.taken_names: set[str] | None = None
         self.columns: dict[str, Column] = {}
         self.positions: dict[int, set[int]] = {}
         self.slugs: dict[int, set[str]] = {}
 
     def apply(self, chapters: list[LegacyChapter]) -> bool:
-        """Apply chapters in one transaction; False (and rolled back) if the database refused."""
+        """Apply chapters in one transaction; False (and rolled back) if the database refused.
+
+        A chapter met twice in one batch (the export and the page of one chapter in one upload,
+        or a folder uploaded twice) starts a new transaction: the second merges with the first
+        as stored, as it would in a later run."""
+        group: list[LegacyChapter] = []
+        keys: set[str] = set()
+        for chapter in chapters:
+            key = article_key(chapter)
+            if key in keys:
+                if not self._apply(group):
+                    return False
+                group, keys = [], set()
+            group.append(chapter)
+            keys.add(key)
+        return self._apply(group)
+
+    def _apply(self, chapters: list[LegacyChapter]) -> bool:
         if not chapters:
             return True
         batch = ImportReport(seen=set(self.report.seen))
@@ -239,21 +261,35 @@ class ImportRun:
 
     # --- users ----------------------------------------------------------------------------
 
+    def known_users(self) -> dict[str, int]:
+        if self.users is None:
+            # One query per run: every user the old site's pages named (~40,000 in the archive).
+            self.users = {}
+            for key, pk, avatar in User.objects.filter(legacy_key__isnull=False).values_list(
+                "legacy_key", "pk", "avatar_url"
+            ):
+                self.users[key] = pk
+                self.avatars[key] = avatar
+        return self.users
+
     def resolve_users(self, wanted: dict[str, tuple[str, str]], report: ImportReport) -> None:
-        """wanted: key → (name, avatar URL). Loads the known ones, creates the rest in bulk."""
-        missing = [key for key in wanted if key not in self.users]
-        for chunk in range(0, len(missing), 1000):
-            for user in User.objects.filter(legacy_key__in=missing[chunk : chunk + 1000]):
-                self.users[user.legacy_key] = user
-                avatar = web_url(wanted[user.legacy_key][1])
-                first = report.first_time(user.legacy_key)
-                if avatar and user.avatar_url != avatar:
-                    user.avatar_url = avatar
-                    User.objects.filter(pk=user.pk).update(avatar_url=avatar)
-                    report.users.updated += first
-                else:
-                    report.users.unchanged += first
-        to_create = [key for key in missing if key not in self.users]
+        """wanted: key → (name, avatar URL). Known ones get a newer avatar; the rest are created."""
+        users = self.known_users()
+        to_create = []
+        for key, (_, avatar) in wanted.items():
+            if key not in users:
+                to_create.append(key)
+                continue
+            if key in self.resolved:
+                continue
+            self.resolved.add(key)
+            avatar, first = web_url(avatar), report.first_time(key)
+            if avatar and self.avatars[key] != avatar:
+                User.objects.filter(pk=users[key]).update(avatar_url=avatar)
+                self.avatars[key] = avatar
+                report.users.updated += first
+            else:
+                report.users.unchanged += first
         if not to_create:
             return
         if self.taken_names is None:
@@ -261,33 +297,26 @@ class ImportRun:
             self.taken_names = set()
             for name in User.objects.values_list("display_name", flat=True):
                 self.taken_names |= name_keys(name)
-        new_users = []
-        for key in to_create:
+        rows = []
+        for key, pk in zip(to_create, bulkwrite.reserve_ids(User, len(to_create)), strict=True):
             name, avatar = wanted[key]
             display = unique_display_name(
                 _name_for(name), self.taken_names, force_suffix=not name.strip()
             )
-            skeleton = name_skeleton(display)
             self.taken_names |= name_keys(display)
-            user = User(
-                display_name=display,
-                display_name_skeleton=skeleton,  # bulk_create skips User.save
-                avatar_url=web_url(avatar),
-                is_legacy=True,
-                legacy_key=key,
-            )
-            user.set_unusable_password()
-            new_users.append(user)
-        for user in User.objects.bulk_create(new_users, batch_size=1000):
-            self.users[user.legacy_key] = user
-            report.first_time(user.legacy_key)
-        report.users.created += len(new_users)
+            avatar = web_url(avatar)
+            rows.append((pk, display, name_skeleton(display), avatar, True, key, _unusable()))
+            users[key], self.avatars[key] = pk, avatar
+            self.resolved.add(key)
+            report.first_time(key)
+        bulkwrite.insert(User, USER_FIELDS, rows)
+        report.users.created += len(rows)
 
     def author_user(self, name: str, column: str, report: ImportReport) -> User:
         key = f"author:{name}" if name else f"author:?{column}"
         label = name or f"{column[:24]}·作者"
         self.resolve_users({key: (label, "")}, report)
-        return self.users[key]
+        return User.objects.get(pk=self.users[key])
 
     # --- columns and chapters ---------------------------------------------------------------
 
@@ -299,18 +328,102 @@ class ImportRun:
         return self.positions[column.pk], self.slugs[column.pk]
 
 
+USER_FIELDS = (
+    "id",
+    "display_name",
+    "display_name_skeleton",
+    "avatar_url",
+    "is_legacy",
+    "legacy_key",
+    "password",
+)
+COMMENT_FIELDS = (
+    "id",
+    "article_id",
+    "author_id",
+    "parent_id",
+    "root_id",
+    "depth",
+    "path",
+    "body_md",
+    "body_html",
+    "created_at",
+    "legacy_like_count",
+    "legacy_reply_count",
+    "legacy_key",
+    "legacy_position",
+    "legacy_role",
+    "reply_count",
+)
+ARTICLE_FIELDS = (
+    "id",
+    "column_id",
+    "author_id",
+    "title",
+    "slug",
+    "position",
+    "legacy_key",
+    "published_at",
+    "created_at",
+    "body_md",
+    "body_html",
+    "comment_count",
+    "last_commented_at",
+)
+
+
+def _unusable() -> str:
+    # What User.set_unusable_password() stores (Django's prefix + 40 random characters),
+    # without get_random_string's 40 secrets.choice() calls per user.
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(UNUSABLE_PASSWORD_SUFFIX_LENGTH // 2)
+
+
+@dataclass(slots=True)
+class StoredComment:
+    """The columns of a stored comment that merging and replying need (no model instance)."""
+
+    pk: int
+    legacy_key: str
+    article_id: int
+    root_id: int
+    depth: int
+    path: str
+    body_md: str
+    created_at: datetime
+    legacy_like_count: int
+    legacy_reply_count: int
+    legacy_position: int | None
+    body_html: str | None = None  # set only when the text changed
+
+
+STORED_FIELDS = [name for name in StoredComment.__slots__ if name != "body_html"]
+
+
 class BatchImport:
-    """One batch of chapters: plan against what exists, then write the difference in bulk."""
+    """One batch of chapters: plan against what exists, then write the difference in bulk.
+
+    New rows are written once, complete: ids are reserved first (forum.bulkwrite), so roots,
+    paths, replies and the counters of new articles are computed here before anything is
+    written. Only articles that existed before the batch are recounted by the database.
+    """
 
     def __init__(self, run: ImportRun, chapters: list[LegacyChapter], report: ImportReport):
         self.run = run
         self.chapters = chapters
         self.report = report
-        self.touched: set[int] = set()  # articles whose comments changed: recount them
+        self.touched: set[int] = set()  # existing articles whose comments changed: recount
+        self.parents: set[int] = set()  # existing comments given new replies: recount
         self.author_moved: set[int] = set()  # columns whose placeholder author was replaced
+        self.rows: list[tuple] = []  # new comments, as COMMENT_FIELDS
+        self.new_ids: set[int] = set()  # their ids
+
+    def _reserve(self, count: int) -> list[int]:
+        ids = bulkwrite.reserve_ids(Comment, count)
+        self.new_ids.update(ids)
+        return ids
 
     def apply(self) -> None:
-        keys = [self._article_key(chapter) for chapter in self.chapters]
+        keys = [article_key(chapter) for chapter in self.chapters]
         existing = {a.legacy_key: a for a in Article.objects.filter(legacy_key__in=keys)}
         articles, new = [], []
         for chapter, key in zip(self.chapters, keys, strict=True):
@@ -327,15 +440,18 @@ class BatchImport:
                 new.append(article)
             existing[key] = article
             articles.append((chapter, article, column))
-        # New chapters go in together; their comments below need their ids.
-        Article.objects.bulk_create(new, batch_size=500)
-        self.touched.update(article.pk for article in new)
-        self._comments(articles)
-        self._refresh_counters()
-
-    @staticmethod
-    def _article_key(chapter: LegacyChapter) -> str:
-        return f"article:{chapter.column}:{chapter_key(chapter.title)}"
+        for article, pk in zip(new, bulkwrite.reserve_ids(Article, len(new)), strict=True):
+            article.pk = pk
+            article._state.adding, article._state.db = False, "default"  # as if saved
+        self._comments(articles, {article.pk for article in new})
+        # The new chapters with their counters, then their comments: each row written once.
+        bulkwrite.insert(
+            Article,
+            ARTICLE_FIELDS,
+            [tuple(getattr(article, name) for name in ARTICLE_FIELDS) for article in new],
+        )
+        bulkwrite.insert(Comment, COMMENT_FIELDS, self.rows)
+        self._refresh_counters(bool(new))
 
     # --- column and author ------------------------------------------------------------------
 
@@ -364,7 +480,8 @@ class BatchImport:
             Column.objects.filter(pk=column.pk).update(author=author)
             Article.objects.filter(column=column, author_id=old).update(author=author)
             Comment.objects.filter(article__column=column, author_id=old).update(author=author)
-            User.objects.filter(pk=old, columns=None, articles=None, comments=None).delete()
+            if User.objects.filter(pk=old, columns=None, articles=None, comments=None).delete()[0]:
+                run.users.pop(column.author.legacy_key, None)  # gone: made again if needed
             column.author = author
             self.author_moved.add(column.pk)
             report.columns.updated += report.first_time(key)
@@ -376,13 +493,6 @@ class BatchImport:
     # --- article ----------------------------------------------------------------------------
 
     def _article(self, chapter, key: str, column: Column, article: Article | None) -> Article:
-        if chapter.format == "page":
-            body = {"body_md": "", "body_html": sanitize_html(chapter.article_html)}
-        else:
-            body = {
-                "body_md": chapter.article_markdown,
-                "body_html": render_article_markdown(chapter.article_markdown),
-            }
         positions, slugs = self.run.column_siblings(column)
         if article is None:
             position = chapter.position
@@ -397,7 +507,7 @@ class BatchImport:
                 position=position,
                 legacy_key=key,
                 published_at=timezone.now(),
-                **body,
+                **_body(chapter),
             )
             positions.add(position)
             slugs.add(slug)
@@ -406,8 +516,11 @@ class BatchImport:
         # The page HTML holds the full article; the export only a preview: never downgrade.
         has_full_text = article.body_md == "" and article.body_html != ""
         changes = {}
-        if chapter.format == "page" or not has_full_text:
-            changes = {k: v for k, v in body.items() if getattr(article, k) != v}
+        if chapter.format == "page" or (
+            not has_full_text and article.body_md != chapter.article_markdown
+        ):
+            # (The same Markdown as stored isn't rendered again: a re-import renders nothing.)
+            changes = {k: v for k, v in _body(chapter).items() if getattr(article, k) != v}
         # The export's title and nav position win, whichever format came first; the page's
         # title and file-name number only name an article the export hasn't.
         if chapter.format == "export":
@@ -443,12 +556,14 @@ class BatchImport:
             return author.legacy_key  # the column's author commenting under their own name
         return f"user:{_digest(comment.name, comment.avatar_url)}"
 
-    def _comments(self, articles) -> None:
+    def _comments(self, articles, new_articles: set[int]) -> None:
+        # Only chapters stored before this batch can have stored comments.
+        old = [article.pk for _, article, _ in articles if article.pk not in new_articles]
         existing = {
-            c.legacy_key: c
-            for c in Comment.objects.filter(
-                article__in=[article for _, article, _ in articles], legacy_key__isnull=False
-            )
+            row[1]: StoredComment(*row)
+            for row in Comment.objects.filter(
+                article_id__in=old, legacy_key__isnull=False
+            ).values_list(*STORED_FIELDS)
         }
         keyed = []  # (chapter, article, column, key, legacy)
         for chapter, article, column in articles:
@@ -461,8 +576,10 @@ class BatchImport:
                 keyed.append((chapter, article, column, key, legacy))
         # Only new comments need their writer: a merged comment keeps the one it has (the
         # other format may know the same person under another avatar URL).
+        users = self.run.known_users()
         for _, _, column, _, _ in keyed:
-            self.run.users[column.author.legacy_key] = column.author
+            users[column.author.legacy_key] = column.author.pk
+            self.run.resolved.add(column.author.legacy_key)  # counted when the column was
         self.run.resolve_users(
             {
                 self._commenter_key(legacy, column.author): (legacy.name, legacy.avatar_url)
@@ -471,61 +588,55 @@ class BatchImport:
             },
             self.report,
         )
-        new_roots, changed = [], []
-        for chapter, article, column, key, legacy in keyed:
+        fresh = [item for item in keyed if item[3] not in existing]
+        changed = []
+        for chapter, _, _, key, legacy in keyed:
             current = existing.get(key)
             if current is None:
-                author = self.run.users[self._commenter_key(legacy, column.author)]
-                new_roots.append(
-                    Comment(
-                        article=article,
-                        author=author,
-                        depth=0,
-                        body_md=legacy.text,
-                        body_html=render_legacy_text(legacy.text),
-                        created_at=_aware(legacy.created),
-                        legacy_like_count=legacy.likes or 0,
-                        legacy_reply_count=legacy.reply_count or 0,
-                        legacy_key=key,
-                        legacy_position=legacy.position,
-                    )
-                )
-                self.touched.add(article.pk)
-            elif _merge(current, legacy, chapter.format):
+                continue
+            if _merge(current, legacy, chapter.format):
                 changed.append(current)
-                self.touched.add(article.pk)
+                self.touched.add(current.article_id)
             else:
                 self.report.comments.unchanged += 1
-        if new_roots:
-            created = Comment.objects.bulk_create(new_roots, batch_size=1000)
-            ids = [comment.pk for comment in created]
-            for chunk in range(0, len(ids), 1000):
-                # A root is its own thread: root = itself, path = its own id, in one UPDATE.
-                Comment.objects.filter(pk__in=ids[chunk : chunk + 1000]).update(
-                    root_id=F("pk"),
-                    path=LPad(Cast("pk", CharField()), PATH_SEGMENT_WIDTH, Value("0")),
-                )
-            for comment in created:
-                comment.root_id, comment.path = comment.pk, path_segment(comment.pk)
-                existing[comment.legacy_key] = comment
-            self.report.comments.created += len(created)
-        if changed:
-            Comment.objects.bulk_update(
-                changed,
-                [
-                    "body_md",
-                    "body_html",
-                    "created_at",
-                    "legacy_like_count",
-                    "legacy_reply_count",
-                    "legacy_position",
-                ],
-                batch_size=500,
+        ids = self._reserve(len(fresh))
+        for (_, article, column, key, legacy), pk in zip(fresh, ids, strict=True):
+            path = path_segment(pk)
+            created = _aware(legacy.created)
+            existing[key] = StoredComment(
+                pk, key, article.pk, pk, 0, path, legacy.text, created, 0, 0, None
             )
-            self.report.comments.updated += len(changed)
-        self._replies(keyed, existing)
+            self.rows.append(
+                (pk, article.pk, users[self._commenter_key(legacy, column.author)], None, pk, 0)
+                + (path, legacy.text, render_legacy_text(legacy.text), created)
+                + (legacy.likes or 0, legacy.reply_count or 0, key, legacy.position, "", 0)
+            )
+        self.report.comments.created += len(fresh)
+        self._update(changed)
+        self._replies(keyed, existing, new_articles)
+        self._count_new(articles, new_articles)
 
-    def _replies(self, keyed, comments: dict[str, Comment]) -> None:
+    def _update(self, changed: list[StoredComment]) -> None:
+        fields = [
+            "created_at",
+            "legacy_like_count",
+            "legacy_reply_count",
+            "legacy_position",
+            "body_md",
+        ]
+        for with_text in (False, True):
+            rows = [
+                Comment(
+                    pk=c.pk, body_html=c.body_html, **{name: getattr(c, name) for name in fields}
+                )
+                for c in changed
+                if (c.body_html is not None) is with_text
+            ]
+            names = [*fields, "body_html"] if with_text else fields[:-1]
+            Comment.objects.bulk_update(rows, names, batch_size=500)
+        self.report.comments.updated += len(changed)
+
+    def _replies(self, keyed, comments: dict[str, StoredComment], new_articles) -> None:
         wanted = [
             (f"{key}:{reply.kind}", comments[key], reply, chapter, article, column)
             for chapter, article, column, key, legacy in keyed
@@ -540,91 +651,106 @@ class BatchImport:
             if reply.kind == ReplyRole.EDITOR
         }
         self.run.resolve_users(editors, self.report)
-        existing = {
-            c.legacy_key: c
-            for c in Comment.objects.filter(legacy_key__in=[key for key, *_ in wanted])
-        }
-        new, changed = [], []
+        old = [key for key, _, _, _, article, _ in wanted if article.pk not in new_articles]
+        existing = dict(
+            Comment.objects.filter(legacy_key__in=old).values_list("legacy_key", "body_md")
+        )
+        fresh, changed = [], []
         for key, parent, reply, chapter, article, column in wanted:
-            current = existing.get(key)
-            if current is None:
-                writer = (
-                    column.author
-                    if reply.kind == ReplyRole.AUTHOR
-                    else self.run.users[f"editor:{chapter.column}"]
-                )
-                new.append(
-                    Comment(
-                        article=article,
-                        author=writer,
-                        parent=parent,
-                        root_id=parent.root_id,
-                        depth=parent.depth + 1,
-                        body_md=reply.text,
-                        body_html=render_legacy_text(reply.text),
-                        # The old page gave replies no time of their own.
-                        created_at=parent.created_at + timedelta(seconds=1),
-                        legacy_key=key,
-                        legacy_role=reply.kind,
-                    )
-                )
-                self.touched.add(article.pk)
-            elif current.body_md != reply.text:
-                current.body_md, current.body_html = reply.text, render_legacy_text(reply.text)
-                changed.append(current)
+            if key not in existing:
+                fresh.append((key, parent, reply, chapter, article, column))
+                if article.pk not in new_articles:
+                    self.touched.add(article.pk)
+            elif existing[key] != reply.text:
+                changed.append((key, reply.text))
                 self.touched.add(article.pk)
             else:
                 self.report.comments.unchanged += 1
-        if new:
-            created = Comment.objects.bulk_create(new, batch_size=1000)
-            for comment in created:
-                comment.path = comment.parent.path + path_segment(comment.pk)
-            Comment.objects.bulk_update(created, ["path"], batch_size=500)
-            self.report.comments.created += len(created)
-        if changed:
-            Comment.objects.bulk_update(changed, ["body_md", "body_html"], batch_size=500)
-            self.report.comments.updated += len(changed)
+        users = self.run.users
+        ids = self._reserve(len(fresh))
+        for (key, parent, reply, chapter, article, column), pk in zip(fresh, ids, strict=True):
+            writer = (
+                column.author.pk
+                if reply.kind == ReplyRole.AUTHOR
+                else users[f"editor:{chapter.column}"]
+            )
+            # The old page gave replies no time of their own.
+            self.rows.append(
+                (pk, article.pk, writer, parent.pk, parent.root_id, parent.depth + 1)
+                + (parent.path + path_segment(pk), reply.text, render_legacy_text(reply.text))
+                + (parent.created_at + timedelta(seconds=1), 0, 0, key, None, str(reply.kind), 0)
+            )
+            if parent.pk not in self.new_ids:
+                self.parents.add(parent.pk)  # its reply_count is recounted
+        self.report.comments.created += len(fresh)
+        for key, text in changed:  # rare: a reply edited on the old site
+            Comment.objects.filter(legacy_key=key).update(
+                body_md=text, body_html=render_legacy_text(text)
+            )
+        self.report.comments.updated += len(changed)
 
     # --- counters ---------------------------------------------------------------------------
 
-    def _refresh_counters(self) -> None:
-        """Recount the articles whose discussion changed (nothing to do on a no-op re-import)."""
-        if not self.touched:
-            return
-        visible = Q(status=CommentStatus.VISIBLE)
-        stats = {
-            row["article_id"]: row
-            for row in Comment.objects.filter(article_id__in=self.touched)
-            .values("article_id")
-            .annotate(n=Count("pk", filter=visible), last=Max("created_at", filter=visible))
-        }
-        articles = list(Article.objects.filter(pk__in=self.touched).only("pk"))
-        for article in articles:
-            row = stats.get(article.pk, {})
-            article.comment_count = row.get("n", 0)
-            article.last_commented_at = row.get("last")
-        Article.objects.bulk_update(articles, ["comment_count", "last_commented_at"])
-        caching.discussions_changed(self.touched)
-        counts = dict(
-            Comment.objects.filter(
-                article_id__in=self.touched, parent__isnull=False, status=CommentStatus.VISIBLE
+    def _count_new(self, articles, new_articles: set[int]) -> None:
+        """The counters of new chapters and of comments written in this batch, from the rows."""
+        counts = dict.fromkeys(new_articles, 0)
+        latest: dict[int, datetime] = {}
+        replies = collections.Counter(row[3] for row in self.rows if row[3] is not None)
+        for i, row in enumerate(self.rows):
+            pk, article_id, created = row[0], row[1], row[9]
+            if row[3] is None and replies[pk]:
+                self.rows[i] = row[:-1] + (replies[pk],)
+            if article_id in counts:  # every imported comment is visible
+                counts[article_id] += 1
+                if article_id not in latest or created > latest[article_id]:
+                    latest[article_id] = created
+        for _, article, _ in articles:
+            if article.pk in counts:
+                article.comment_count = counts[article.pk]
+                article.last_commented_at = latest.get(article.pk)
+
+    def _refresh_counters(self, any_new: bool) -> None:
+        """Recount what existed before the batch and changed (nothing on a no-op re-import)."""
+        if self.touched:
+            visible = Comment.objects.filter(status=CommentStatus.VISIBLE, article=OuterRef("pk"))
+            per_article = visible.order_by().values("article")
+            Article.objects.filter(pk__in=self.touched).update(
+                comment_count=Coalesce(
+                    Subquery(per_article.annotate(n=Count("pk")).values("n")), 0
+                ),
+                last_commented_at=Subquery(
+                    per_article.annotate(last=Max("created_at")).values("last")
+                ),
             )
-            .values_list("parent")
-            .annotate(n=Count("pk"))
-        )
-        stale = [
-            comment
-            for comment in Comment.objects.filter(article_id__in=self.touched).only(
-                "pk", "reply_count"
+        if self.parents:
+            replies = (
+                Comment.objects.filter(status=CommentStatus.VISIBLE, parent=OuterRef("pk"))
+                .order_by()
+                .values("parent")
+                .annotate(n=Count("pk"))
+                .values("n")
             )
-            if comment.reply_count != counts.get(comment.pk, 0)
-        ]
-        for comment in stale:
-            comment.reply_count = counts.get(comment.pk, 0)
-        Comment.objects.bulk_update(stale, ["reply_count"], batch_size=500)
+            Comment.objects.filter(pk__in=self.parents).update(
+                reply_count=Coalesce(Subquery(replies), 0)
+            )
+        if self.touched or any_new or self.rows:
+            caching.discussions_changed(self.touched)
 
 
-def _merge(current: Comment, legacy: LegacyComment, source_format: str) -> bool:
+def article_key(chapter: LegacyChapter) -> str:
+    return f"article:{chapter.column}:{chapter_key(chapter.title)}"
+
+
+def _body(chapter: LegacyChapter) -> dict[str, str]:
+    if chapter.format == "page":
+        return {"body_md": "", "body_html": sanitize_html(chapter.article_html)}
+    return {
+        "body_md": chapter.article_markdown,
+        "body_html": render_article_markdown(chapter.article_markdown),
+    }
+
+
+def _merge(current: StoredComment, legacy: LegacyComment, source_format: str) -> bool:
     """Each format updates what it knows best; returns whether anything changed."""
     before = (
         current.body_md,
