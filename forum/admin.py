@@ -253,6 +253,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     readonly_fields = [
         "upload_name", "created_by", "created_at", "column", "author", "status", "done", "total",
+        "rows", "started_at",
         "summary", "errors", "finished_at",
     ]  # fmt: skip
     change_form_template = "admin/forum/importjob/change_form.html"

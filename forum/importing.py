@@ -58,7 +58,8 @@ from .models import Article, Column, Comment, ImportJob, path_segment
 from .rendering import render_article_markdown, sanitize_html
 from .services import unique_slug
 
-Progress = Callable[[int, int, str], None]
+# progress(files done, files in all, the last file, rows so far: chapters and comments)
+Progress = Callable[[int, int, str, int], None]
 
 PLACEHOLDER_NAME = "匿名用户"
 EDITOR_NAME = "编辑"
@@ -100,6 +101,14 @@ class ImportReport:
 
     def skip(self, source: str, line: int | None, reason: str) -> None:
         self.skipped.append({"file": source, "line": line, "reason": reason})
+
+    @property
+    def rows(self) -> int:
+        """Chapters and comments gone through so far (written or found unchanged)."""
+        return sum(
+            tally.created + tally.updated + tally.unchanged
+            for tally in (self.chapters, self.comments)
+        )
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -158,7 +167,7 @@ def import_sources(
             del parsed
             done += len(batch)
             if progress:
-                progress(done, max(total, done), batch[-1].source)
+                progress(done, max(total, done), batch[-1].source, report.rows)
         if dry_run:
             transaction.set_rollback(True)
     if not dry_run:
@@ -848,6 +857,8 @@ def claim_import_job(job_id: int) -> ImportJob | None:
         status=ImportStatus.RUNNING,
         lease_until=now + IMPORT_LEASE,
         done=0,
+        rows=0,
+        started_at=now,
         attempts=F("attempts") + 1,
     )
     return ImportJob.objects.get(pk=job_id) if claimed else None
@@ -921,6 +932,7 @@ def run_import_job(*, job_id: int) -> None:
         status=ImportStatus.DONE,
         done=report.files,
         total=max(total, report.files),
+        rows=report.rows,
         summary=report.as_dict(),
         errors=report.skipped,
     )
@@ -936,11 +948,11 @@ def _import_upload(
     _renew(job.pk, total=total)
     last_write = 0.0
 
-    def progress(done: int, total: int, source: str) -> None:
+    def progress(done: int, total: int, source: str, rows: int) -> None:
         nonlocal last_write
         # A row update at most every quarter second: the progress bar polls once a second.
         if done == total or clock.monotonic() - last_write > 0.25:
-            _renew(job.pk, done=done, total=total)
+            _renew(job.pk, done=done, total=total, rows=rows)
             last_write = clock.monotonic()
 
     sources = (replace(s, source=shown(s.source)) for s in iter_sources([local]))

@@ -398,6 +398,9 @@ class ImportJob(models.Model):
     )
     done = models.PositiveIntegerField(_("files done"), default=0)
     total = models.PositiveIntegerField(_("files in all"), default=0)
+    rows = models.PositiveIntegerField(_("chapters and comments"), default=0)
+    # When the worker now importing it claimed it (a resumed job starts over from there).
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     summary = models.JSONField(_("summary"), default=dict, blank=True)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -420,3 +423,12 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def seconds_left(self) -> int | None:
+        """While running: the time the files left would take at the pace so far, or None
+        until the first batch is in."""
+        if self.status != ImportStatus.RUNNING or not self.started_at or not 0 < self.done:
+            return None
+        elapsed = (timezone.now() - self.started_at).total_seconds()
+        return max(0, round(elapsed * (self.total - self.done) / self.done))

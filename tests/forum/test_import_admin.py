@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
+from selectolax.lexbor import LexborHTMLParser
 
 from forum.enums import ImportStatus
 from forum.models import Article, Comment, ImportJob
@@ -109,6 +112,8 @@ def test_upload_runs_the_import_and_the_job_page_shows_the_summary(client, impor
     assert (job.done, job.total) == (2, 2)
     assert job.summary["chapters"]["created"] == 2
     assert Article.objects.filter(column__title="K8s").count() == 2
+    assert job.rows == 2 + Comment.objects.count()  # the chapters and their comments
+    assert job.started_at is not None
     page = client.get(response.url)
     assert page.status_code == 200
     assert "2 / 2" in page.text and "100%" in page.text
@@ -129,6 +134,44 @@ def test_progress_fragment_keeps_polling_while_the_job_runs(client, importer):
     assert 'hx-trigger="every 1s"' in response.text
     assert '<progress max="10" value="3"' in response.text
     assert "30%" in response.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "rows", "left"),
+    [("en", "1234 chapters and comments so far", "about 28 seconds left"),
+     ("zh-hans", "已导入 1234 个章节和留言", "约剩 28 秒")],
+)  # fmt: skip
+def test_progress_shows_the_rows_so_far_and_the_time_left(client, importer, language, rows, left):
+    # 3 of 10 files in 12 s: the 7 left take about 28 s at that pace.
+    client.force_login(importer)
+    job = ImportJob.objects.create(
+        upload="imports/x.zip", created_by=importer, status=ImportStatus.RUNNING, done=3,
+        total=10, rows=1234, started_at=timezone.now() - timedelta(seconds=12),
+    )  # fmt: skip
+
+    response = client.get(
+        reverse("admin:forum_importjob_progress", args=[job.pk]), HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assert response.status_code == 200
+    text = " ".join(LexborHTMLParser(response.text).css_first(".import-rows").text().split())
+    assert text == f"{rows} · {left}"
+
+
+@pytest.mark.django_db
+def test_progress_shows_no_time_left_before_the_first_batch_nor_once_done(client, importer):
+    client.force_login(importer)
+    job = ImportJob.objects.create(
+        upload="imports/x.zip", created_by=importer, status=ImportStatus.RUNNING, done=0,
+        total=10, started_at=timezone.now(),
+    )  # fmt: skip
+    url = reverse("admin:forum_importjob_progress", args=[job.pk])
+    assert "import-rows" not in client.get(url).text  # nothing yet: no rows, no estimate
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.DONE, done=10, rows=5000)
+    text = client.get(url).text
+    assert "5000 chapters and comments so far" in text
+    assert "left" not in text
 
 
 @pytest.mark.django_db

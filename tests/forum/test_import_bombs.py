@@ -292,7 +292,7 @@ def test_the_import_pulls_files_one_batch_at_a_time(tmp_path):
         lazily(),
         batch_size=3,
         total=7,
-        progress=lambda done, total, source: seen_at_progress.append((done, total, len(pulled))),
+        progress=lambda done, total, *_: seen_at_progress.append((done, total, len(pulled))),
     )
 
     assert seen_at_progress == [(3, 7, 3), (6, 7, 6), (7, 7, 7)]

@@ -33,7 +33,8 @@ class Command(BaseCommand):
                 total=total, unit="file", disable=verbosity == 0, file=self.stderr._out
             ) as bar:
 
-                def progress(done: int, total: int, source: str) -> None:
+                def progress(done: int, total: int, source: str, rows: int) -> None:
+                    bar.set_postfix_str(f"{rows:,} chapters and comments", refresh=False)
                     bar.update(done - bar.n)
 
                 report = import_sources(
