@@ -1,7 +1,7 @@
 """Legacy import throughput on the real archive (or a synthetic one), into PostgreSQL.
 
     .venv/bin/python bench/import.py [--archive TARBALL] [--json FILE] [--profile py-spy|cprofile]
-                                     [--sqlite]
+                                     [--sqlite] [--jobs N]
     .venv/bin/python bench/import.py --synthetic [--quick] [--columns N] [--chapters N]
                                      [--comments N] [--names N]
 
@@ -26,8 +26,9 @@ Then it measures:
   b  the import (files read + forum.importing.import_sources, in this process, DEBUG off):
      wall time, rates, this process's CPU time and PostgreSQL's (utime + stime of the
      postmaster and all its children, from /proc) and the CPU that other processes of the
-     machine took meanwhile (/proc/stat), queries per chapter and the time spent
-     waiting on them (counted with connection.execute_wrapper, by calling function), the time
+     machine took meanwhile (/proc/stat; with --jobs > 1, mostly the import's own workers),
+     queries per chapter and the time spent waiting on them (counted with
+     connection.execute_wrapper, by calling function; forum.bulkwrite's COPY timed apart), the time
      per chapter as the database fills up (deciles);
   c  the same import again: must create and update nothing (report and database checked);
   d  the rows in the database against the parse or the generation (columns, chapters,
@@ -765,7 +766,7 @@ def summarize_cprofile(path: Path, top: int = 25) -> dict:
 
 
 def measure_import(
-    archive: Archive, label: str, pg: PostgresCpu, profiler: Profiler | None = None
+    archive: Archive, label: str, pg: PostgresCpu, profiler: Profiler | None = None, *, jobs: int
 ) -> tuple[dict, object]:
     from django.db import connection
 
@@ -791,7 +792,7 @@ def measure_import(
             forum.bulkwrite.insert = qlog.timing_bulk_writes(insert)
         try:
             with connection.execute_wrapper(qlog):
-                report = forum.importing.import_sources(sources, progress=progress)
+                report = forum.importing.import_sources(sources, progress=progress, jobs=jobs)
         finally:
             forum.bulkwrite.insert = insert
         wall = time.perf_counter() - t0
@@ -1052,6 +1053,12 @@ def parse_args() -> argparse.Namespace:
         "--profile-out", type=Path, help="keep the raw profiles in this folder (else deleted)"
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="worker processes parsing and rendering ahead (default: the cores; 1: none)",
+    )
+    parser.add_argument(
         "--sqlite",
         action="store_true",
         help="into SQLite (a file, with the site's own SQLite settings) instead of PostgreSQL",
@@ -1147,7 +1154,9 @@ def main() -> int:
             f"import b: {archive.chapters:,} chapters"
             + (f" ({args.profile})" if args.profile else "")
         )
-        results["import"], report = measure_import(archive, "b import", pg, profiler("import"))
+        results["import"], report = measure_import(
+            archive, "b import", pg, profiler("import"), jobs=args.jobs
+        )
         log(f"import b: {results['import']['wall_s']:.1f}s")
         first = db_state()
         check_counts(first, expected, "the import")
@@ -1159,7 +1168,7 @@ def main() -> int:
 
         log("re-import c")
         results["reimport"], again = measure_import(
-            archive, "c re-import", pg, profiler("reimport")
+            archive, "c re-import", pg, profiler("reimport"), jobs=args.jobs
         )
         log(f"re-import c: {results['reimport']['wall_s']:.1f}s")
         second = db_state()
@@ -1195,12 +1204,14 @@ def main() -> int:
         f"{'parsed' if archive.real else 'generated'}; {after['users']:,} legacy users "
         f"({after['author_users']} column authors); the re-import changed no row (but bumped "
         f"thread_version {checks['reimport_thread_version_bumps']:,} times); peak memory of "
-        f"this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
+        f"this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB, of "
+        f"its largest worker {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:,.0f}"
+        " MB (migrate included)"
     )
     if archive.real:
         b = results["import"]["wall_s"]
         print(
-            f"the {archive.columns} real columns: import {b:.1f} s wall "
+            f"the {archive.columns} real columns: import {b:.1f} s wall with --jobs {args.jobs} "
             + (
                 "into SQLite (no goal: PostgreSQL's is 16 s)"
                 if args.sqlite
@@ -1222,6 +1233,7 @@ def main() -> int:
             "python": sys.version.split()[0],
             "loadavg_1min": os.getloadavg()[0],
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "max_rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         },
         "setup": {
             "archive": str(args.archive) if not args.synthetic else "synthetic",
@@ -1230,6 +1242,7 @@ def main() -> int:
             "comments_per_chapter": args.comments,
             "commenter_pool": args.names,
             "seed": args.seed,
+            "jobs": args.jobs,
             "settings": f"{SETTINGS}, DEBUG off, "
             + ("SQLite (a file, WAL)" if args.sqlite else "PostgreSQL (fsync off)")
             + ", no cache",

@@ -211,6 +211,10 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # `make run` (runserver has no timeout); no in production, where gunicorn's timeout would kill
 # a long import half way: the upload form then says to use a worker or `manage.py import_legacy`.
 IMPORT_IN_WEB_PROCESS = env.bool("IMPORT_IN_WEB_PROCESS", default=DEBUG)
+# Processes an admin upload's import (the Celery task) starts to parse and render ahead. 1 by
+# default: a Celery worker already runs as many tasks as it has cores, and its prefork children
+# may not start processes anyway. `manage.py import_legacy --jobs` defaults to the cores.
+IMPORT_JOBS = env.int("IMPORT_JOBS", default=1)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

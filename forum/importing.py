@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import itertools
 import logging
 import re
 import secrets
@@ -32,18 +31,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from celery import current_app
+from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, UNUSABLE_PASSWORD_SUFFIX_LENGTH
 from django.core.files.base import File
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.html import escape, linebreaks
 
 from accounts.models import User
 from accounts.names import legacy_display_name, name_keys, name_skeleton, unique_display_name
 
-from . import bulkwrite, caching
+from . import bulkwrite, caching, importpool
 from .enums import CommentStatus, ImportStatus, ReplyRole
 from .legacy import (
     LegacyChapter,
@@ -53,9 +52,8 @@ from .legacy import (
     chapter_key,
     iter_sources,
 )
-from .legacy import parse_chapter as parse_legacy_chapter
 from .models import Article, Column, Comment, ImportJob, path_segment
-from .rendering import render_article_markdown, sanitize_html
+from .rendering import render_article_markdown, render_legacy_text, sanitize_html
 from .services import unique_slug
 
 # progress(files done, files in all, the last file, rows so far: chapters and comments)
@@ -128,6 +126,7 @@ def import_sources(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     total: int | None = None,
+    jobs: int = 1,
 ) -> ImportReport:
     """Import every source; a file that fails is reported and skipped, the others go in.
 
@@ -136,30 +135,31 @@ def import_sources(
     one chapter per transaction, so the bad file is found and skipped and nothing is
     half-imported. A dry run does all the work inside one transaction and rolls it back.
     ``sources`` may be a lazy iterator (iter_sources); ``total`` is then what progress reports
-    as the number of files (count them with ``iter_sources(paths, read=False)``).
+    as the number of files (count them with ``iter_sources(paths, read=False)``). With
+    ``jobs`` > 1, that many other processes parse and render the next batches while this one
+    writes (forum.importpool); the rows are the same.
     """
     if total is None:
         total = len(sources) if isinstance(sources, Sized) else 0
     report = ImportReport()
     run = ImportRun(report, author=author)
     done = 0
-    # Streamed: one batch of files (their bytes and parsed chapters) is in memory at a time.
+    # Streamed: a batch of files (their bytes and parsed chapters) is in memory at a time, a
+    # few with workers (forum.importpool.AHEAD).
     with transaction.atomic() if dry_run else nullcontext():
-        for batch in itertools.batched(sources, batch_size):
+        batches = importpool.prepared_batches(
+            sources, column=column, batch_size=batch_size, jobs=jobs
+        )
+        for batch in batches:
             parsed = []
-            for source in batch:
+            run.rendered = {}
+            for item in batch:
                 report.files += 1
-                try:
-                    parsed.append(
-                        parse_legacy_chapter(
-                            source.data,
-                            source=source.source,
-                            column=column or source.column,
-                            position=source.position,
-                        )
-                    )
-                except LegacyFormatError as exc:
-                    report.skip(source.source, exc.line, exc.reason)
+                if item.error:
+                    report.skip(item.source, *item.error)
+                    continue
+                parsed.append(item.chapter)
+                run.rendered.update(item.html)
             if not run.apply(parsed):
                 for chapter in parsed:  # find the culprit: one chapter per transaction
                     if not run.apply([chapter]):
@@ -221,6 +221,9 @@ class ImportRun:
         self.report = report
         self.author_override = author
         self.error = ""
+        # (kind, text) → HTML, for the batch being applied: rendered ahead by forum.importpool
+        # workers (empty without them: rendered here, when needed, by the same functions).
+        self.rendered: dict[tuple[str, str], str] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -267,6 +270,18 @@ class ImportRun:
         self.report.merge(batch)
         self.report.seen |= batch.seen
         return True
+
+    def html(self, kind: str, text: str) -> str:
+        found = self.rendered.get((kind, text))
+        return found if found is not None else RENDERERS[kind](text)
+
+    def body(self, chapter: LegacyChapter) -> dict[str, str]:
+        if chapter.format == "page":
+            return {"body_md": "", "body_html": self.html("page", chapter.article_html)}
+        return {
+            "body_md": chapter.article_markdown,
+            "body_html": self.html("article", chapter.article_markdown),
+        }
 
     # --- users ----------------------------------------------------------------------------
 
@@ -516,7 +531,7 @@ class BatchImport:
                 position=position,
                 legacy_key=key,
                 published_at=timezone.now(),
-                **_body(chapter),
+                **self.run.body(chapter),
             )
             positions.add(position)
             slugs.add(slug)
@@ -529,7 +544,7 @@ class BatchImport:
             not has_full_text and article.body_md != chapter.article_markdown
         ):
             # (The same Markdown as stored isn't rendered again: a re-import renders nothing.)
-            changes = {k: v for k, v in _body(chapter).items() if getattr(article, k) != v}
+            changes = {k: v for k, v in self.run.body(chapter).items() if getattr(article, k) != v}
         # The export's title and nav position win, whichever format came first; the page's
         # title and file-name number only name an article the export hasn't.
         if chapter.format == "export":
@@ -617,7 +632,7 @@ class BatchImport:
             )
             self.rows.append(
                 (pk, article.pk, users[self._commenter_key(legacy, column.author)], None, pk, 0)
-                + (path, legacy.text, render_legacy_text(legacy.text), created)
+                + (path, legacy.text, self.run.html("text", legacy.text), created)
                 + (legacy.likes or 0, legacy.reply_count or 0, key, legacy.position, "", 0)
             )
         self.report.comments.created += len(fresh)
@@ -686,7 +701,7 @@ class BatchImport:
             # The old page gave replies no time of their own.
             self.rows.append(
                 (pk, article.pk, writer, parent.pk, parent.root_id, parent.depth + 1)
-                + (parent.path + path_segment(pk), reply.text, render_legacy_text(reply.text))
+                + (parent.path + path_segment(pk), reply.text, self.run.html("text", reply.text))
                 + (parent.created_at + timedelta(seconds=1), 0, 0, key, None, str(reply.kind), 0)
             )
             if parent.pk not in self.new_ids:
@@ -750,13 +765,11 @@ def article_key(chapter: LegacyChapter) -> str:
     return f"article:{chapter.column}:{chapter_key(chapter.title)}"
 
 
-def _body(chapter: LegacyChapter) -> dict[str, str]:
-    if chapter.format == "page":
-        return {"body_md": "", "body_html": sanitize_html(chapter.article_html)}
-    return {
-        "body_md": chapter.article_markdown,
-        "body_html": render_article_markdown(chapter.article_markdown),
-    }
+RENDERERS = {
+    "article": render_article_markdown,
+    "page": sanitize_html,
+    "text": render_legacy_text,
+}
 
 
 def _merge(current: StoredComment, legacy: LegacyComment, source_format: str) -> bool:
@@ -790,15 +803,6 @@ def _merge(current: StoredComment, legacy: LegacyComment, source_format: str) ->
     if before[0] != after[0]:
         current.body_html = render_legacy_text(current.body_md)
     return True
-
-
-def render_legacy_text(text: str) -> str:
-    """Imported comment text is plain text: shown as the reader wrote it, never as Markdown.
-
-    Escaping every character of it is the whole treatment: the result holds no markup but the
-    <p> and <br> that linebreaks adds (there is no HTML in it to sanitize).
-    """
-    return linebreaks(escape(text))
 
 
 # --- Admin uploads, run by the Celery task -----------------------------------------------
@@ -957,7 +961,12 @@ def _import_upload(
 
     sources = (replace(s, source=shown(s.source)) for s in iter_sources([local]))
     report = import_sources(
-        sources, author=job.author, column=job.column, progress=progress, total=total
+        sources,
+        author=job.author,
+        column=job.column,
+        progress=progress,
+        total=total,
+        jobs=settings.IMPORT_JOBS,
     )
     return report, total
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import nh3
+from django.utils.html import escape, linebreaks
 from django.utils.text import Truncator
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
@@ -90,6 +91,15 @@ MENTION = re.compile(r"(?<![\w@/])@([\w.\-·]{2,30})")
 # One comment links (and notifies) at most this many people; further @names stay plain text.
 # A comment naming 150 people once sent 150 emails.
 MAX_MENTIONS = 10
+
+
+def render_legacy_text(text: str) -> str:
+    """Imported comment text is plain text: shown as the reader wrote it, never as Markdown.
+
+    Escaping every character of it is the whole treatment: the result holds no markup but the
+    <p> and <br> that linebreaks adds (there is no HTML in it to sanitize).
+    """
+    return linebreaks(escape(text))
 
 
 def find_mentions(source: str) -> list[str]:

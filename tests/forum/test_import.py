@@ -9,7 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count
 
@@ -253,6 +253,38 @@ def test_management_command_prints_progress_and_a_summary_table():
     text = out.getvalue()
     assert "chapters" in text and "57" in text
     assert "files: 57, skipped: 0" in text
+
+
+def test_management_command_with_worker_processes_imports_the_same(monkeypatch):
+    # Both formats (114 files) in batches of 100: enough for the workers to start.
+    from forum import importpool
+
+    pools = []
+    start = importpool._pool
+    monkeypatch.setattr(importpool, "_pool", lambda jobs: pools.append(start(jobs)) or pools[-1])
+    out, err = StringIO(), StringIO()
+
+    call_command("import_legacy", str(EXPORT), str(PAGES), "--jobs", "2", stdout=out, stderr=err)
+
+    assert len(pools) == 1 and pools[0]._max_workers == 2
+    assert "114/114" in err.getvalue()
+    # Chapters and comments gone through: each chapter twice, the comments merged, the replies.
+    assert "3,195 chapters and comments" in err.getvalue()
+    assert "files: 114, skipped: 0" in out.getvalue()
+    with_workers = snapshot()
+    Comment.objects.all().delete()
+    Article.objects.all().delete()
+    Column.objects.all().delete()
+    User.objects.filter(is_legacy=True).delete()
+    run(EXPORT, PAGES)  # serially
+    assert snapshot() == with_workers
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_management_command_refuses_a_number_of_jobs_below_one(jobs):
+    with pytest.raises(CommandError, match="jobs"):
+        call_command("import_legacy", str(EXPORT), "--jobs", jobs, stdout=StringIO())
+    assert not Article.objects.exists()
 
 
 def test_editor_replies_are_by_an_editor_account_and_marked(client):

@@ -133,22 +133,30 @@ def check(name: str, snapshot: dict) -> None:
         assert differ == [], f"{section} differ from the snapshot: {differ[:10]}"
 
 
-def run(*paths: Path) -> None:
-    report = import_sources(iter_sources(list(paths)))
+def run(*paths: Path, **options) -> None:
+    report = import_sources(iter_sources(list(paths)), **options)
     assert [s["reason"] for s in report.skipped if "could not be saved" in s["reason"]] == []
 
 
-def test_export_then_pages_then_edge_cases_and_archive_columns(tmp_path):
-    run(LEGACY / "export" / "深入剖析Kubernetes")
-    run(LEGACY / "page-html" / "深入剖析Kubernetes")
-    run(LEGACY / "export-edge-cases", LEGACY / "page-html-edge-cases")
-    run(*first_archive_columns(tmp_path, ARCHIVE_COLUMNS))
+# Serially as by default, and with two worker processes parsing and rendering ahead (small
+# batches, so that every run has enough of them for the workers to start).
+SERIAL, WORKERS = {}, {"jobs": 2, "batch_size": 8}
+
+
+@pytest.mark.parametrize("options", [SERIAL, WORKERS], ids=["serial", "workers"])
+def test_export_then_pages_then_edge_cases_and_archive_columns(tmp_path, options, caplog):
+    run(LEGACY / "export" / "深入剖析Kubernetes", **options)
+    run(LEGACY / "page-html" / "深入剖析Kubernetes", **options)
+    run(LEGACY / "export-edge-cases", LEGACY / "page-html-edge-cases", **options)
+    run(*first_archive_columns(tmp_path, ARCHIVE_COLUMNS), **options)
+    assert [r.message for r in caplog.records if "workers" in r.message] == []
     check("export-pages-edge-archive", dump())
 
 
-def test_pages_then_export(tmp_path):
-    run(LEGACY / "page-html" / "深入剖析Kubernetes")
-    run(LEGACY / "export" / "深入剖析Kubernetes")
+@pytest.mark.parametrize("options", [SERIAL, WORKERS], ids=["serial", "workers"])
+def test_pages_then_export(tmp_path, options):
+    run(LEGACY / "page-html" / "深入剖析Kubernetes", **options)
+    run(LEGACY / "export" / "深入剖析Kubernetes", **options)
     check("pages-export", dump())
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from forum.importing import ImportReport, import_sources
+from forum.importpool import default_jobs
 from forum.legacy import LegacyFormatError, iter_sources
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, not {value!r}")
+    return int(value)
 
 
 class Command(BaseCommand):
@@ -19,10 +28,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--column", default="", help="Column name for every file.")
         parser.add_argument(
+            "--jobs",
+            type=_positive,
+            default=default_jobs(),
+            help="Processes that parse and render ahead while this one writes "
+            "(default: the number of cores; 1: all in this process).",
+        )
+        parser.add_argument(
             "--author", default="", help="The column author's display name (owns the articles)."
         )
 
-    def handle(self, *args, paths, dry_run, column, author, verbosity=1, **options):
+    def handle(self, *args, paths, dry_run, column, author, jobs, verbosity=1, **options):
         try:
             # Counted first without reading a file (for the progress bar), then read and
             # imported a batch at a time: an archive of any size fits in memory.
@@ -44,6 +60,7 @@ class Command(BaseCommand):
                     dry_run=dry_run,
                     progress=progress,
                     total=total,
+                    jobs=jobs,
                 )
         except (LegacyFormatError, OSError) as exc:
             raise CommandError(str(exc)) from exc
