@@ -45,6 +45,14 @@ def chapter_with_commenters_renamed(folder: Path, renamed: dict[str, str]) -> No
     (folder / source.name).write_text(text)
 
 
+def forget_imports() -> None:
+    """Delete everything an import wrote, to import again from nothing."""
+    Comment.objects.all().delete()
+    Article.objects.all().delete()
+    Column.objects.all().delete()
+    User.objects.filter(is_legacy=True).delete()
+
+
 def snapshot() -> dict:
     """Everything an import decides, in a form that doesn't depend on row ids."""
     comments = {
@@ -136,10 +144,7 @@ def test_both_orders_give_the_same_rows():
     run(EXPORT)
     run(PAGES)
     export_first = snapshot()
-    Comment.objects.all().delete()
-    Article.objects.all().delete()
-    Column.objects.all().delete()
-    User.objects.filter(is_legacy=True).delete()
+    forget_imports()
 
     run(PAGES)
     run(EXPORT)
@@ -154,10 +159,7 @@ def test_both_formats_in_one_upload_give_the_rows_of_two_imports(caplog):
     run(EXPORT)
     run(PAGES)
     separately = snapshot()
-    Comment.objects.all().delete()
-    Article.objects.all().delete()
-    Column.objects.all().delete()
-    User.objects.filter(is_legacy=True).delete()
+    forget_imports()
 
     with caplog.at_level(logging.INFO, logger="forum.importing"):
         report = run(EXPORT, PAGES)
@@ -272,10 +274,7 @@ def test_management_command_with_worker_processes_imports_the_same(monkeypatch):
     assert "3,195 chapters and comments" in err.getvalue()
     assert "files: 114, skipped: 0" in out.getvalue()
     with_workers = snapshot()
-    Comment.objects.all().delete()
-    Article.objects.all().delete()
-    Column.objects.all().delete()
-    User.objects.filter(is_legacy=True).delete()
+    forget_imports()
     run(EXPORT, PAGES)  # serially
     assert snapshot() == with_workers
 
