@@ -64,6 +64,9 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
 
 def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
     _must_be_in_transaction()
+    rows = list(rows)
+    if not rows:
+        return
     by_name = {field.attname: field for field in model._meta.concrete_fields}
     unknown = set(fields) - by_name.keys()
     if unknown:

@@ -462,7 +462,6 @@ class BatchImport:
             article = self._article(chapter, key, column, existing.get(key))
             if article.pk is None:
                 new.append(article)
-            existing[key] = article
             articles.append((chapter, article, column))
         for article, pk in zip(new, bulkwrite.reserve_ids(Article, len(new)), strict=True):
             article.pk = pk
