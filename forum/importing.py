@@ -193,10 +193,12 @@ def comment_identity(comment: LegacyComment) -> str:
     return _digest(comment.name, day.isoformat(), _SPACE.sub("", comment.text))
 
 
-def _aware(moment: date | datetime) -> datetime:
+def _aware(moment: date | datetime, zone=None) -> datetime:
+    """The old site's times are local: in `zone`, by default the current time zone (looked up
+    once per batch by the caller: it is a context-local read per call otherwise)."""
     if not isinstance(moment, datetime):
         moment = datetime.combine(moment, time(0, 0))
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    return timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment
 
 
 def web_url(url: str) -> str:
@@ -622,10 +624,10 @@ class BatchImport:
                 self.touched.add(current.article_id)
             else:
                 self.report.comments.unchanged += 1
-        ids = self._reserve(len(fresh))
+        ids, zone = self._reserve(len(fresh)), timezone.get_current_timezone()
         for (_, article, column, key, legacy), pk in zip(fresh, ids, strict=True):
             path = path_segment(pk)
-            created = _aware(legacy.created)
+            created = _aware(legacy.created, zone)
             existing[key] = StoredComment(
                 pk, key, article.pk, pk, 0, path, legacy.text, created, 0, 0, None
             )
