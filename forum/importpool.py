@@ -26,7 +26,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
@@ -102,16 +102,18 @@ def prepared_batches(
         for batch in batches:
             yield [prepare(source, column, render=False) for source in batch]
         return
-    pending: collections.deque[tuple[tuple, Future]] = collections.deque()
+    # [batch, its future]: a batch is in here from the moment it is taken from `batches`, so
+    # one whose submit fails is not lost.
+    pending: collections.deque[list] = collections.deque()
     try:
         while True:
             try:
-                for batch in itertools.islice(batches, AHEAD + 1 - len(pending)):
-                    pending.append((batch, pool.submit(_prepare_batch, list(batch), column)))
+                while len(pending) <= AHEAD and (batch := next(batches, None)) is not None:
+                    pending.append([batch, None])
+                    pending[-1][1] = pool.submit(_prepare_batch, list(batch), column)
                 if not pending:
                     return
-                batch, future = pending[0]
-                result = future.result()
+                result = pending[0][1].result()
             except (BrokenProcessPool, OSError) as exc:
                 logger.warning("import workers failed (%r): going on in this process", exc)
                 pool.shutdown(cancel_futures=True)
