@@ -24,7 +24,7 @@ Invariants:
 3. A version lives in the cache. If it is evicted it comes back as a new value (the clock in
    nanoseconds), never as an old one, so an eviction can only cause misses, not stale hits.
 4. The reader's own state (likes, follow, controls, the CSRF token) is never in a
-   cached rendering: it is filled in per request (forum/discussion.py, forum/fragments.py).
+   cached rendering: it is filled in per request (forum/pagecache.py).
 5. A listing's inputs are the site-wide versions — people, catalogue, and "discussions",
    bumped after the commit of every write that moves an article's `thread_version`
    (`discussions_changed`: a comment posted, edited, deleted, hidden or restored, a recount, an

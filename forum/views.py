@@ -7,7 +7,6 @@ template instead of the whole page.
 from __future__ import annotations
 
 import copy
-import re
 import secrets
 import time
 
@@ -31,20 +30,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import ratelimit
 from accounts import selectors as account_selectors
 
-from . import caching, fragments, pagination, permissions, policy, selectors, services
-from .discussion import (
-    like_button_for,
-    personalize,
-    render_comment,
-    render_threads,
-    split_for_readers,
-    thread_context,
-    threads_for_everyone,
-    threads_for_reader,
-)
+from . import caching, pagecache, pagination, permissions, policy, selectors, services
+from .discussion import render_comment, render_threads, thread_context
 from .enums import CommentSort, CommentStatus
 from .forms import CommentForm, ThreadQueryForm
 from .models import Article
+from .pagecache import (
+    CSRF_MARK,
+    like_button_for,
+    personalize,
+    split_at_slots,
+    split_for_readers,
+    threads_for_everyone,
+    threads_for_reader,
+)
 
 TEMPLATE = "forum/article_detail.html"
 
@@ -143,7 +142,7 @@ def article_detail(request, column_slug: str, slug: str):
     few personal regions ("slots": the CSRF token, the header's user menu, the like/follow
     buttons, the comment form, the threads' own state) filled in for them: from the one query
     that finds the page (their likes and follow come with the version), the cached threads'
-    markers, and fragments rendered once per process (`fragments`).
+    markers, and fragments rendered once per process (all of it in `pagecache`).
     """
     query = ThreadQueryForm.cleaned(request.GET)
     if request.htmx or len(messages.get_messages(request)) or query is None:
@@ -165,7 +164,7 @@ def article_detail(request, column_slug: str, slug: str):
     counts_key = caching.counts_key(key, like_version=state.like_version)
     # One round trip for the page, its like counts and what a signed-in reader's header needs.
     extra_keys = (
-        [permissions.verified_cache_key(state.reader_pk), *fragments.unread_keys(state.reader_pk)]
+        [permissions.verified_cache_key(state.reader_pk), *pagecache.unread_keys(state.reader_pk)]
         if signed_in
         else []
     )
@@ -197,7 +196,7 @@ def article_detail(request, column_slug: str, slug: str):
     if signed_in:
         user = request.user
         permissions.remember_verified(user, found.get(extra_keys[0]))
-        unread = fragments.unread_for(user, found)
+        unread = pagecache.unread_for(user, found)
         html = "".join(_fill_slots(request, entry, state, unread=unread, counts=counts))
         return _vary(HttpResponse(html.replace(CSRF_MARK, get_token(request))))
     # Anonymous: the page holds nothing of this request (no CSRF token, no CSP nonce), so its
@@ -211,7 +210,7 @@ def article_detail(request, column_slug: str, slug: str):
     parts = list(entry["parts"])
     slots = entry["slots"]
     parts[slots["threads"]] = threads_for_everyone(entry["anonymous"], counts=counts)
-    parts[slots["article_actions"]] = fragments.article_like_link(
+    parts[slots["article_actions"]] = pagecache.article_like_link(
         entry["article"], count=state.article_likes
     )
     return _anonymous_headers(HttpResponse("".join(parts)), etag)
@@ -233,8 +232,6 @@ def _anonymous_headers(response: HttpResponse, etag: str) -> HttpResponse:
 # A new chapter changes its neighbours' "next" links without touching their discussions: a
 # cached page lives this long at most.
 ANONYMOUS_PAGE_SECONDS = 300
-CSRF_MARK = fragments.CSRF_MARK
-SLOT = re.compile(r"(<!--slot:(\w+)-->)(.*?)(<!--/slot:\2-->)", re.DOTALL)
 
 
 def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
@@ -259,7 +256,7 @@ def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
     if "csrfmiddlewaretoken" in shell:  # a form for anonymous readers: not the same for all
         return None, _article_page(request, article) if signed_in else response
     entry = {
-        **_split_at_slots(shell),
+        **split_at_slots(shell),
         "id": secrets.token_hex(6),
         "article": article,
         "threads": split_for_readers(context["threads_raw_html"], token=CSRF_MARK),
@@ -270,25 +267,12 @@ def _render_page_entry(request, *, column_slug: str, slug: str, query: str):
     return entry, response
 
 
-def _split_at_slots(html: str) -> dict:
-    """The page as a list whose items at `slots[name]` hold the slots' (anonymous) contents, so
-    a signed-in reader's page is that list with those items replaced, joined."""
-    parts, slots, position = [], {}, 0
-    for match in SLOT.finditer(html):
-        parts.append(html[position : match.start()] + match.group(1))
-        slots[match.group(2)] = len(parts)
-        parts.append(match.group(3))
-        position = match.start(4)
-    parts.append(html[position:])
-    return {"parts": parts, "slots": slots}
-
-
 def _fill_slots(
     request, entry: dict, state: selectors.ArticleVersion, *, unread: int, counts: dict
 ) -> list:
     user, article = request.user, entry["article"]
     if permissions.can_write(user):
-        form = fragments.comment_form(article)
+        form = pagecache.comment_form(article)
     else:
         form = render_to_string(
             f"{TEMPLATE}#comment_form",
@@ -305,8 +289,8 @@ def _fill_slots(
         form += render_to_string(f"{TEMPLATE}#held_comments", {"held": held})
     rendered = {
         "csrf_meta": f'<meta name="csrf-token" content="{CSRF_MARK}">',
-        "nav_user": fragments.nav_user(user, unread=unread),
-        "article_actions": fragments.article_actions(
+        "nav_user": pagecache.nav_user(user, unread=unread),
+        "article_actions": pagecache.article_actions(
             article, count=state.article_likes, liked=state.article_liked, following=state.following
         ),
         "comment_form": form,

@@ -7,7 +7,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        from forum import fragments
+        from forum import pagecache
 
         from . import (
             receivers,  # noqa: F401 - connects the forum's event receivers
@@ -16,6 +16,6 @@ class NotificationsConfig(AppConfig):
         from .services import unread_cache_key, unread_count
 
         # The article page's header shows the bell's count without the forum importing us.
-        fragments.provide_unread_count(
-            fragments.UnreadSource(cache_key=unread_cache_key, count=unread_count)
+        pagecache.provide_unread_count(
+            pagecache.UnreadSource(cache_key=unread_cache_key, count=unread_count)
         )

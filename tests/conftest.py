@@ -61,13 +61,13 @@ def _clear_cache():
     """Rate limits and cached fragments live in the cache: no test inherits another's."""
     from django.core.cache import cache
 
-    from forum import fragments
+    from forum import pagecache
 
     cache.clear()
-    fragments.clear()
+    pagecache.clear()
     yield
     cache.clear()
-    fragments.clear()
+    pagecache.clear()
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 The page is found, and the reader's likes and follow are read, by one query; the header, the
 like/follow buttons and the comment form come from fragments rendered once per process; the
 threads from parts pre-filled for "a writer who liked and wrote nothing", with the reader's own
-comments and likes filled again. These tests hold that page to what a full rendering shows.
+comments and likes filled again (forum/pagecache.py). These tests hold that page to what a full
+rendering shows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from forum import discussion, selectors, services
+from forum import pagecache, selectors, services
 from moderation import services as moderation_services
 from notifications import services as notification_services
 from tests.events import dispatch_events
@@ -203,11 +204,11 @@ def test_prefilled_threads_equal_a_full_personalisation(
     # Counts as of this request, newer than the rendering: one liked, one not, one unknown.
     counts = {roots[1].pk: 7, roots[2].pk: 3}
 
-    split = discussion.split_for_readers(html, token="TOKEN")
-    fast = discussion.threads_for_reader(
+    split = pagecache.split_for_readers(html, token="TOKEN")
+    fast = pagecache.threads_for_reader(
         request, split, article=article, liked=liked, token="TOKEN", counts=counts
     )
-    full = discussion.personalize(
+    full = pagecache.personalize(
         request,
         html,
         article=article,
@@ -235,9 +236,9 @@ def test_threads_for_everyone_equal_an_anonymous_personalisation(rf, article, re
     request.user = AnonymousUser()
     counts = {comments[0].pk: 12}
 
-    split = discussion.split_for_readers(html, token="", can_write=False)
-    fast = discussion.threads_for_everyone(split, counts=counts)
-    full = discussion.personalize(
+    split = pagecache.split_for_readers(html, token="", can_write=False)
+    fast = pagecache.threads_for_everyone(split, counts=counts)
+    full = pagecache.personalize(
         request,
         html,
         article=article,
@@ -252,7 +253,7 @@ def test_threads_for_everyone_equal_an_anonymous_personalisation(rf, article, re
 
 
 def test_fragment_memo_keeps_the_most_recently_used():
-    from forum.fragments import Memo
+    from forum.pagecache import Memo
 
     memo, made = Memo(maxsize=2), []
 

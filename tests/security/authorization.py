@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BANNED_YEAR, User
-from forum import fragments, services
+from forum import pagecache, services
 from forum.models import Article, Column, Comment, ImportJob, Like
 from moderation import services as moderation_services
 from moderation.models import ModerationAction
@@ -182,7 +182,7 @@ def send_as(world: World, persona: str, send) -> tuple:
     """`send(client)` with a client signed in as the persona, in a savepoint that is rolled
     back: (the response, whether the request changed the database)."""
     cache.clear()  # rate limits and cached fragments: no persona inherits another's
-    fragments.clear()
+    pagecache.clear()
     client = Client()
     user = world.users[persona]
     if user is not None:
