@@ -1,0 +1,144 @@
+"""/healthz and /readyz: what a load balancer and an orchestrator's probes are told."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+from django.db import OperationalError
+
+from config import health
+
+
+@pytest.fixture(autouse=True)
+def _forget_migrated(monkeypatch):
+    monkeypatch.setattr(health, "_migrated", False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_liveness_answers_without_touching_anything(client, django_assert_num_queries, settings):
+    # A probe reaches the pod by its IP (not in ALLOWED_HOSTS) in plain HTTP, with HTTPS on.
+    settings.SECURE_SSL_REDIRECT = True
+    with django_assert_num_queries(0):
+        response = client.get("/healthz", HTTP_HOST="10.1.2.3:8000")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.django_db
+def test_readiness_checks_database_migrations_cache_and_broker(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/readyz", HTTP_HOST="10.1.2.3:8000")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "migrations": "ok",
+            "cache": "ok",
+            "broker": "not configured",  # the suite runs tasks eagerly
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_a_database_that_fails_is_named_without_its_error_message(client, monkeypatch):
+    def refuse():
+        raise OperationalError('connection to "db" failed: password=hunter2 authentication failed')
+
+    monkeypatch.setattr(health, "CHECKS", {**health.CHECKS, "database": refuse})
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "failed: OperationalError"
+    assert body["checks"]["migrations"] == "skipped: no database"
+    assert body["checks"]["cache"] == "ok"
+    assert "hunter2" not in response.text
+
+
+@pytest.mark.django_db
+def test_a_cache_that_is_down_makes_the_process_not_ready(client, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(health.cache, "set", down)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"] == "failed: ConnectionError"
+    assert response.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_unapplied_migrations_make_the_process_not_ready(client, monkeypatch):
+    monkeypatch.setattr(
+        health.MigrationExecutor, "migration_plan", lambda self, targets: [("forum", False)] * 2
+    )
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["migrations"] == "failed: 2 migrations not applied"
+
+
+@pytest.mark.django_db
+def test_a_broker_that_does_not_answer_fails_readiness_quickly(client, settings):
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    from config.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    try:
+        started = time.monotonic()
+        response = client.get("/readyz")
+        elapsed = time.monotonic() - started
+    finally:
+        app.conf.broker_url = previous
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("failed: ")
+    assert elapsed < 5  # one attempt, a short timeout: a probe isn't left hanging
+
+
+@pytest.mark.django_db
+def test_a_reachable_broker_is_ready(client, settings):
+    broker = os.environ.get("TEST_REDIS_URL")
+    if not broker:
+        pytest.skip("needs TEST_REDIS_URL (make test sets it)")
+    settings.CELERY_BROKER_URL = broker
+    from config.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = broker
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = previous
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["broker"] == "ok"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.django_db
+def test_probes_answer_get_and_head_only(client, path):
+    assert client.head(path).status_code == 200
+    response = client.post(path)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
