@@ -1,6 +1,8 @@
 """Fixed-window rate limits per user and per IP address, counted in the cache.
 
-With Redis as the cache (production) the counts are shared by every web process.
+With Redis as the cache (production) the counts are shared by every web process. While the
+cache is down they fail open — every hit counts as a first one (config/cache.py) — so a short
+outage doesn't refuse every writer; the spam rules at the write (forum/policy.py) still apply.
 """
 
 from __future__ import annotations

@@ -1,15 +1,36 @@
-"""Django's Redis cache, minus a client object per call.
+"""Django's Redis cache, minus a client object per call, and degrading to a miss when down.
 
 `django.core.cache.backends.redis.RedisCacheClient.get_client()` builds a new `redis.Redis`
 around the shared connection pool on every cache call. Building one costs about as much CPU as
 the round trip it makes (~0.1 ms), and a signed-in page makes several. A `redis.Redis` is safe
 to share between threads (each command borrows a connection from the pool), so one per pool is
 kept and reused.
+
+A Redis that is down or hangs must not take the site with it: every command has short
+connect and read timeouts (`TIMEOUT_SECONDS`, unless the OPTIONS say otherwise), a failed
+command behaves as a miss (reads return the default, writes do nothing, `incr` counts as a
+first hit), and after a failure the cache is not tried again for `RETRY_AFTER_SECONDS`, so a
+page that makes several cache calls pays one timeout, not one each. What the cache holds is
+only ever derived or versioned (forum/caching.py: a lost version comes back as a new one), so
+misses cost time, never correctness. Rate limits therefore fail open while the cache is down
+(accounts/ratelimit.py): a short outage shouldn't lock every writer out.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
+
 from django.core.cache.backends import redis as django_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 0.25
+RETRY_AFTER_SECONDS = 2.0
+_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -26,7 +47,62 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         return client
 
 
+def _degrading(miss):
+    """The cache method, or `miss(*args, **kwargs)` while Redis is down (see the docstring)."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if time.monotonic() < self._down_until:
+                return miss(*args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except _DOWN as exc:
+                self._down_until = time.monotonic() + RETRY_AFTER_SECONDS
+                logger.warning(
+                    "cache unavailable (%s): serving misses for %.0f s",
+                    type(exc).__name__,
+                    RETRY_AFTER_SECONDS,
+                )
+                return miss(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _default(key, default=None, *args, **kwargs):
+    return default
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+def _not_stored(*args, **kwargs):
+    return False
+
+
+def _first_hit(key, delta=1, *args, **kwargs):
+    return delta
+
+
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
+        params = {**params, "OPTIONS": {**params.get("OPTIONS", {})}}
+        params["OPTIONS"].setdefault("socket_connect_timeout", TIMEOUT_SECONDS)
+        params["OPTIONS"].setdefault("socket_timeout", TIMEOUT_SECONDS)
         super().__init__(server, params)
         self._class = RedisCacheClient
+        self._down_until = 0.0
+
+    get = _degrading(_default)(django_redis.RedisCache.get)
+    get_many = _degrading(lambda keys, *a, **k: {})(django_redis.RedisCache.get_many)
+    has_key = _degrading(_not_stored)(django_redis.RedisCache.has_key)
+    set = _degrading(_nothing)(django_redis.RedisCache.set)
+    set_many = _degrading(lambda data, *a, **k: list(data))(django_redis.RedisCache.set_many)
+    add = _degrading(_not_stored)(django_redis.RedisCache.add)
+    touch = _degrading(_not_stored)(django_redis.RedisCache.touch)
+    incr = _degrading(_first_hit)(django_redis.RedisCache.incr)
+    delete = _degrading(_not_stored)(django_redis.RedisCache.delete)
+    delete_many = _degrading(_nothing)(django_redis.RedisCache.delete_many)
