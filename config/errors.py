@@ -1,4 +1,5 @@
-"""The site's own 404 and 500 pages when DEBUG is on (the `make run` demo).
+"""The site's own 404 and 500 pages when DEBUG is on (the `make run` demo), and the 503 page
+shown instead of a 500 while the database can't be reached (`server_error`, handler500).
 
 With DEBUG on, Django answers a 404 and an uncaught exception with its technical pages (the
 URL list, the traceback). A newcomer trying the demo should see the site as its readers do, so
@@ -14,6 +15,7 @@ that Django builds around the URL resolver.
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -22,8 +24,10 @@ from django.core.exceptions import (
     PermissionDenied,
     SuspiciousOperation,
 )
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 log = logging.getLogger("django.request")
 
@@ -49,8 +53,26 @@ class SiteErrorPagesMiddleware:
         if isinstance(exception, HANDLED_BY_DJANGO):
             return None
         log.error("Internal Server Error: %s", request.path, exc_info=exception)
-        return render(request, "500.html", status=500)
+        return server_error(request, exception)
 
 
 def not_found(request):
     return render(request, "404.html", status=404)
+
+
+# The database can't be reached (down, restarting, failing over): a 503 that says so and asks
+# to come back, not a 500. Both are what psycopg/sqlite3 errors become in Django.
+UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request, exception=None):
+    """handler500, and the DEBUG middleware's 500: 503.html while the database is unreachable,
+    else 500.html. Both are standalone (no database, no user, no CSRF token)."""
+    exception = exception or sys.exc_info()[1]
+    # Without the request's context: its processors would read the user (the database) again.
+    if isinstance(exception, UNAVAILABLE):
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return HttpResponse(render_to_string("500.html"), status=500)

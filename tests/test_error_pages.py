@@ -5,6 +5,7 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,36 @@ def test_a_crash_shows_the_sites_500_and_logs_the_traceback(debug, caplog):
     assert SERVER_ERROR in page
     assert "Traceback" not in page and "boom" not in page
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [("en", "Back in a moment"), ("zh-hans", "马上回来")],
+)
+def test_an_unreachable_database_shows_a_503_that_asks_to_come_back(
+    debug, caplog, language, heading
+):
+    # What psycopg's "connection refused" becomes in Django, from the first query of the page;
+    # the page itself must not need the database (no user menu, no unread count).
+    client = Client(raise_request_exception=False, HTTP_ACCEPT_LANGUAGE=language)
+    refused = OperationalError('connection to server at "db" (10.0.0.5), port 5432 failed')
+    with mock.patch("forum.selectors.list_columns", side_effect=refused):
+        response = client.get("/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    page = response.content.decode()
+    assert heading in page
+    assert SERVER_ERROR not in page and "10.0.0.5" not in page
+    assert any(r.exc_info and r.exc_info[0] is OperationalError for r in caplog.records)
+
+
+def test_any_other_crash_stays_a_500(debug):
+    client = Client(raise_request_exception=False)
+    with mock.patch("forum.selectors.list_columns", side_effect=ValueError("no")):
+        response = client.get("/")
+    assert response.status_code == 500
+    assert SERVER_ERROR in response.content.decode()
 
 
 def test_django_technical_pages_come_back_when_asked_for(settings):
