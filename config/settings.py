@@ -15,6 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from config.logs import formatter_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     # /healthz and /readyz, before the host check and the HTTPS redirect (probes come by IP,
     # in plain HTTP) and before anything that reads a session or counts a rate limit.
     "config.health.HealthMiddleware",
+    "config.logs.RequestIdMiddleware",  # X-Request-ID, on every log line of the request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -301,10 +304,13 @@ SECURE_CSP = {
 }
 
 # --- Logging ---------------------------------------------------------------------------------
+# Every line carries the request's id (config/logs.py, also in Celery tasks); LOG_FORMAT=json for
+# one JSON object per line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"site": formatter_config(env.str("LOG_FORMAT", default="text"))},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "site"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {},
 }
