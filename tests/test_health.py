@@ -10,6 +10,7 @@ import pytest
 from django.db import OperationalError
 
 from config import health
+from tests.helpers import celery_broker
 
 
 @pytest.fixture(autouse=True)
@@ -100,16 +101,10 @@ def test_unapplied_migrations_make_the_process_not_ready(client, monkeypatch):
 @pytest.mark.django_db
 def test_a_broker_that_does_not_answer_fails_readiness_quickly(client, settings):
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    from config.celery import app
-
-    previous = app.conf.broker_url
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    try:
+    with celery_broker(settings.CELERY_BROKER_URL):
         started = time.monotonic()
         response = client.get("/readyz")
         elapsed = time.monotonic() - started
-    finally:
-        app.conf.broker_url = previous
 
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("failed: ")
@@ -122,14 +117,8 @@ def test_a_reachable_broker_is_ready(client, settings):
     if not broker:
         pytest.skip("needs TEST_REDIS_URL (make test sets it)")
     settings.CELERY_BROKER_URL = broker
-    from config.celery import app
-
-    previous = app.conf.broker_url
-    app.conf.broker_url = broker
-    try:
+    with celery_broker(broker):
         response = client.get("/readyz")
-    finally:
-        app.conf.broker_url = previous
 
     assert response.status_code == 200
     assert response.json()["checks"]["broker"] == "ok"
