@@ -3,8 +3,9 @@
 - `/healthz` (liveness): the process answers. It touches nothing else, so a database outage
   never makes an orchestrator restart every web process.
 - `/readyz` (readiness): this process can serve — the database answers and has every migration
-  applied, the cache answers, and the Celery broker (when one is configured) accepts a
-  connection. 200 with each check's result, or 503 naming what failed, in JSON.
+  applied, the read replica answers (when there is one), the cache answers, and the Celery
+  broker (when one is configured) accepts a connection. 200 with each check's result, or 503
+  naming what failed, in JSON.
 
 They are answered by `HealthMiddleware`, first in the stack: before the host check (a probe
 reaches a pod by its IP, which ALLOWED_HOSTS doesn't list), the HTTPS redirect (probes speak
@@ -37,6 +38,15 @@ def _database() -> None:
 
 
 _migrated = False
+
+
+def _replica() -> str | None:
+    if "replica" not in connections.settings:
+        return "not configured"
+    with connections["replica"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return None
 
 
 def _migrations() -> None:
@@ -81,6 +91,7 @@ def _broker() -> str | None:
 CHECKS: dict[str, Callable[[], str | None]] = {
     "database": _database,
     "migrations": _migrations,
+    "replica": _replica,  # a read replica (DATABASE_REPLICA_URL), when there is one
     "cache": _cache,
     "broker": _broker,
 }

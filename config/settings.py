@@ -71,6 +71,7 @@ MIDDLEWARE = [
     # in plain HTTP) and before anything that reads a session or counts a rate limit.
     "config.health.HealthMiddleware",
     "config.logs.RequestIdMiddleware",  # X-Request-ID, on every log line of the request
+    "config.replicas.ReplicaMiddleware",  # with a read replica: may this request read it?
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -128,8 +129,45 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # PostgreSQL. Persistent connections, checked before reuse (a restarted server costs one
+    # reconnect, not an error); a server that doesn't answer fails the connect in
+    # DATABASE_CONNECT_TIMEOUT seconds instead of hanging the request.
+    def _postgres(db: dict) -> dict:
+        db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        db["CONN_HEALTH_CHECKS"] = True
+        options = db.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+        if DATABASE_POOL:
+            # Django's own pool (psycopg_pool) in each process; it replaces persistent
+            # connections, which Django then requires to be off.
+            options["pool"] = {"min_size": 0, "max_size": DATABASE_POOL, "timeout": 10}
+            db["CONN_MAX_AGE"] = 0
+        if PGBOUNCER:
+            # PgBouncer in transaction pooling mode gives each transaction any server
+            # connection: nothing may outlive a transaction on the server. No server-side
+            # cursors (.iterator() would leave a named cursor behind) and no prepared
+            # statements (psycopg's prepare_threshold=None, which is Django's default, said
+            # explicitly so that nothing turns it on).
+            db["DISABLE_SERVER_SIDE_CURSORS"] = True
+            options["prepare_threshold"] = None
+        return db
+
+    # PGBOUNCER=true when DATABASE_URL points at PgBouncer in transaction mode;
+    # DATABASE_POOL=N for a pool of up to N connections per process (not with PgBouncer, which
+    # is the pool then).
+    PGBOUNCER = env.bool("PGBOUNCER", default=False)
+    DATABASE_POOL = env.int("DATABASE_POOL", default=0)
+    if PGBOUNCER and DATABASE_POOL:
+        raise ImproperlyConfigured("PGBOUNCER and DATABASE_POOL: PgBouncer is the pool; set one")
+    _postgres(DATABASES["default"])
+    # An optional streaming read replica: reads of requests that may see a second-old copy go
+    # there; a reader who just wrote reads the primary (config/replicas.py).
+    DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+    if DATABASE_REPLICA_URL:
+        DATABASES["replica"] = _postgres(env.db_url_config(DATABASE_REPLICA_URL))
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+        DATABASE_ROUTERS = ["config.replicas.PrimaryReplicaRouter"]
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -36,10 +36,16 @@ Invariants:
    (in its transaction), which keys the small entry of counts put into the page per request
    (`counts_key`); the rendering stays. Only the "top" order depends on likes, and a cached
    "top" thread is sorted again once it is `discussion.TOP_ORDER_SECONDS` old and liked since.
+7. Whatever is computed to be kept in the shared cache is read from the newest data: inside
+   `filling()`, reads go to the primary even when a read replica serves the request
+   (config/replicas.py). A rendering read from a lagging copy but keyed by a version from the
+   cache (people, catalogue) would keep the old data under the new version until the next bump.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import time
@@ -164,12 +170,31 @@ def fragment_key(name: str, *parts: object) -> str:
 FRAGMENT_SECONDS = 600
 
 
+_filling: contextvars.ContextVar[bool] = contextvars.ContextVar("filling", default=False)
+
+
+@contextlib.contextmanager
+def filling():
+    """The block computes what will be kept in the shared cache: its reads see the newest data
+    (invariant 7)."""
+    token = _filling.set(True)
+    try:
+        yield
+    finally:
+        _filling.reset(token)
+
+
+def is_filling() -> bool:
+    return _filling.get()
+
+
 def fragment(key: str, render):
     """What is cached under `key`, or what `render()` returns (HTML, or a dict of parts), kept
     for next time. Rendered HTML stays marked safe: a SafeString pickles as itself."""
     value = cache.get(key)
     if value is None:
-        value = render()
+        with filling():
+            value = render()
         cache.set(key, value, FRAGMENT_SECONDS)
     return value
 

@@ -89,18 +89,23 @@ def render_threads(
     if cached is not None and _order_outdated(cached, article=article, sort=sort):
         cached = None
     if cached is None:
-        page = selectors.get_thread_page(
-            article=article, sort=sort, cursor=cursor, author_only=author_only, start_at=start_at
-        )
-        html = render_to_string(
-            f"{TEMPLATE}#threads",
-            {
-                "page": page,
-                "article": article,
-                **thread_context(),
-                "more_url": _more_url(article, page),
-            },
-        )
+        with caching.filling():
+            page = selectors.get_thread_page(
+                article=article,
+                sort=sort,
+                cursor=cursor,
+                author_only=author_only,
+                start_at=start_at,
+            )
+            html = render_to_string(
+                f"{TEMPLATE}#threads",
+                {
+                    "page": page,
+                    "article": article,
+                    **thread_context(),
+                    "more_url": _more_url(article, page),
+                },
+            )
         cached = {
             "html": html,
             "next_cursor": page.next_cursor,

@@ -180,9 +180,10 @@ def article_detail(request, column_slug: str, slug: str):
     found = cache.get_many([key, counts_key, *extra_keys])
     entry = found.get(key)
     if entry is None:
-        entry, response = _render_page_entry(
-            request, column_slug=column_slug, slug=slug, query=canonical
-        )
+        with caching.filling():
+            entry, response = _render_page_entry(
+                request, column_slug=column_slug, slug=slug, query=canonical
+            )
         if entry is None:
             return response
         cache.set_many({key: entry, etag_key: entry["id"]}, ANONYMOUS_PAGE_SECONDS)
@@ -191,7 +192,8 @@ def article_detail(request, column_slug: str, slug: str):
     counts = found.get(counts_key)
     if counts is None:
         # The first request since a like: one small query, bounded by the page.
-        counts = selectors.like_counts(comment_ids=entry["threads"]["like_at"])
+        with caching.filling():
+            counts = selectors.like_counts(comment_ids=entry["threads"]["like_at"])
         cache.set(counts_key, counts, ANONYMOUS_PAGE_SECONDS)
     if signed_in:
         user = request.user

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
+from forum import caching
 from forum.models import Follow
 from forum.permissions import has_verified_email
 from forum.rendering import plain_excerpt
@@ -504,7 +505,8 @@ def unread_count(user: User, *, cached: int | None = None) -> int:
     key = unread_cache_key(user.pk)
     count = cache.get(key) if cached is None else cached
     if count is None:
-        count = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+        with caching.filling():
+            count = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
         cache.set(key, count, 60)
     return count
 

@@ -48,6 +48,7 @@ def test_readiness_checks_database_migrations_cache_and_broker(client, settings)
         "checks": {
             "database": "ok",
             "migrations": "ok",
+            "replica": "not configured",
             "cache": "ok",
             "broker": "not configured",  # the suite runs tasks eagerly
         },

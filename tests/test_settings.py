@@ -138,3 +138,73 @@ def test_signed_in_pages_are_private_to_shared_caches(client, reader, article):
         assert response.status_code == 200, url
         assert "private" in response.headers.get("Cache-Control", ""), url
     assert "private" not in anonymous.headers.get("Cache-Control", "")
+
+
+# --- Databases past one machine ---------------------------------------------------------------
+
+PG_URL = "postgres://app:secret@db.internal:6432/colloquy"
+PRINT_DATABASES = (
+    "import json; from django.conf import settings; "
+    "print(json.dumps({'databases': settings.DATABASES, "
+    "'routers': settings.DATABASE_ROUTERS}, default=str))"
+)
+
+
+def databases_under(env: dict[str, str], tmp_path: Path) -> dict:
+    import json
+
+    result = run_manage(
+        ["shell", "-c", PRINT_DATABASES], {"DEBUG": "true", "DATABASE_URL": PG_URL, **env}, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_postgres_connections_are_checked_before_reuse_and_time_out(tmp_path):
+    found = databases_under({}, tmp_path)
+    default = found["databases"]["default"]
+    assert default["CONN_HEALTH_CHECKS"] is True
+    assert default["CONN_MAX_AGE"] == 60
+    assert default["OPTIONS"]["connect_timeout"] == 5
+    assert "replica" not in found["databases"]
+    assert found["routers"] == []
+    assert (
+        databases_under({"DATABASE_CONNECT_TIMEOUT": "2"}, tmp_path)["databases"]["default"][
+            "OPTIONS"
+        ]["connect_timeout"]
+        == 2
+    )
+
+
+def test_pgbouncer_turns_off_what_outlives_a_transaction(tmp_path):
+    default = databases_under({"PGBOUNCER": "true"}, tmp_path)["databases"]["default"]
+    assert default["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert default["OPTIONS"]["prepare_threshold"] is None
+    assert "pool" not in default["OPTIONS"]
+
+
+def test_django_pool_replaces_persistent_connections(tmp_path):
+    default = databases_under({"DATABASE_POOL": "8"}, tmp_path)["databases"]["default"]
+    assert default["OPTIONS"]["pool"] == {"min_size": 0, "max_size": 8, "timeout": 10}
+    assert default["CONN_MAX_AGE"] == 0
+
+
+def test_pgbouncer_and_a_pool_together_are_refused(tmp_path):
+    result = run_manage(
+        ["check"],
+        {"DEBUG": "true", "DATABASE_URL": PG_URL, "PGBOUNCER": "true", "DATABASE_POOL": "4"},
+        tmp_path,
+    )
+    assert result.returncode != 0
+    assert "PgBouncer is the pool; set one" in result.stderr
+
+
+def test_a_replica_url_adds_the_replica_and_its_router(tmp_path):
+    found = databases_under(
+        {"DATABASE_REPLICA_URL": "postgres://app:secret@replica.internal:5432/colloquy"}, tmp_path
+    )
+    replica = found["databases"]["replica"]
+    assert replica["HOST"] == "replica.internal"
+    assert replica["TEST"]["MIRROR"] == "default"
+    assert replica["CONN_HEALTH_CHECKS"] is True
+    assert found["routers"] == ["config.replicas.PrimaryReplicaRouter"]

@@ -1,0 +1,179 @@
+"""Extra servers beside the suite's PostgreSQL, for the tests of production settings: a streaming
+replica of the test server and a PgBouncer in front of it. Each runs on a free loopback port in
+a temporary directory and is stopped when its context ends.
+
+They need the server binaries under /usr/lib/postgresql (and `pgbouncer` for the bouncer), which
+`make test` installs; as root, PostgreSQL runs as the `postgres` user, as scripts/services.sh
+does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from tests.helpers import free_port
+
+
+def pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_basebackup"))
+    return found[-1].parent if found else None
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _owned_tempdir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
+    path.chmod(0o700)
+    return path
+
+
+def _conninfo(db: dict, **override) -> str:
+    params = {
+        "host": db["HOST"] or "127.0.0.1",
+        "port": db["PORT"] or 5432,
+        "user": db["USER"],
+        "dbname": db["NAME"],
+        "connect_timeout": 5,
+    } | override
+    return " ".join(f"{k}={v}" for k, v in params.items() if v not in (None, ""))
+
+
+@contextlib.contextmanager
+def pg_standby(primary: dict):
+    """A hot standby of the server `primary` (a Django settings dict) made by
+    `pg_basebackup -R`, streaming from it. Yields its port."""
+    bindir = pg_bin()
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+    root = _owned_tempdir("colloquy-standby.")
+    data, port = root / "data", free_port()
+    try:
+        subprocess.run(
+            _as_postgres(
+                [str(bindir / "pg_basebackup"), "-h", primary["HOST"] or "127.0.0.1"]
+                + ["-p", str(primary["PORT"]), "-U", primary["USER"], "-D", str(data)]
+                + ["-R", "-X", "stream", "--no-sync", "-c", "fast"]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        started = subprocess.run(
+            _as_postgres(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
+                + ["-w", "-t", "60", "start", "-o"]
+                # A standby needs at least the primary's max_connections (the suite's: 200).
+                + [
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+                    " -c max_connections=200"
+                ]
+            ),
+            check=False,
+            capture_output=True,
+            timeout=90,
+        )
+        if started.returncode:
+            log = root / "server.log"
+            raise RuntimeError(f"the standby did not start: {log.read_text()[-2000:]}")
+        yield port
+    finally:
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_for_replay(primary: dict, standby_port: int, timeout: float = 30) -> None:
+    """Wait until the standby has replayed everything the primary has written so far."""
+    with psycopg.connect(_conninfo(primary), autocommit=True) as conn:
+        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(_conninfo(primary, port=standby_port), autocommit=True) as conn:
+        while True:
+            caught_up = conn.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
+            ).fetchone()[0]
+            if caught_up:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the standby did not catch up")
+            time.sleep(0.02)
+
+
+def set_replay(primary: dict, standby_port: int, *, paused: bool) -> None:
+    """Pause or resume WAL replay on the standby: a replica that lags on demand."""
+    function = "pg_wal_replay_pause" if paused else "pg_wal_replay_resume"
+    with psycopg.connect(_conninfo(primary, port=standby_port), autocommit=True) as conn:
+        conn.execute(f"SELECT {function}()")
+        # "pause requested" is enough: replay checks it before applying each next record.
+        state = conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0]
+        assert (state != "not paused") if paused else (state == "not paused"), state
+
+
+@contextlib.contextmanager
+def pgbouncer(primary: dict, *, pool_size: int = 2):
+    """PgBouncer in transaction pooling mode in front of the server `primary`; yields its port.
+    A small pool, so that consecutive transactions of one client do land on different server
+    connections."""
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise RuntimeError("no pgbouncer (apt-get install pgbouncer)")
+    root = _owned_tempdir("colloquy-pgbouncer.")
+    port = free_port()
+    ini = root / "pgbouncer.ini"
+    ini.write_text(
+        "[databases]\n"
+        f"* = host={primary['HOST'] or '127.0.0.1'} port={primary['PORT']}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir = {root}\n"
+        "auth_type = trust\n"
+        f"auth_file = {root / 'users.txt'}\n"
+        "pool_mode = transaction\n"
+        f"default_pool_size = {pool_size}\nmax_client_conn = 200\n"
+        "ignore_startup_parameters = extra_float_digits,options\n"
+        f"logfile = {root / 'pgbouncer.log'}\n"
+    )
+    (root / "users.txt").write_text(f'"{primary["USER"]}" ""\n')
+    if os.geteuid() == 0:
+        for path in root.iterdir():
+            shutil.chown(path, "postgres", "postgres")
+    # PgBouncer refuses to run as root.
+    process = subprocess.Popen(_as_postgres([binary, str(ini)]), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with psycopg.connect(
+                    _conninfo(primary, port=port), autocommit=True, prepare_threshold=None
+                ) as conn:
+                    conn.execute("SELECT 1")
+                break
+            except psycopg.OperationalError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log = root / "pgbouncer.log"
+                    text = log.read_text()[-2000:] if log.exists() else ""
+                    raise RuntimeError(f"pgbouncer did not start: {text}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(root, ignore_errors=True)
