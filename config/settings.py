@@ -70,6 +70,8 @@ MIDDLEWARE = [
     # /healthz and /readyz, before the host check and the HTTPS redirect (probes come by IP,
     # in plain HTTP) and before anything that reads a session or counts a rate limit.
     "config.health.HealthMiddleware",
+    # /metrics (Bearer METRICS_TOKEN), and the count and time of every request below.
+    "config.metrics.MetricsMiddleware",
     "config.logs.RequestIdMiddleware",  # X-Request-ID, on every log line of the request
     "config.replicas.ReplicaMiddleware",  # with a read replica: may this request read it?
     "django.middleware.security.SecurityMiddleware",
@@ -167,6 +169,8 @@ else:
         DATABASES["replica"] = _postgres(env.db_url_config(DATABASE_REPLICA_URL))
         DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
         DATABASE_ROUTERS = ["config.replicas.PrimaryReplicaRouter"]
+# Prometheus metrics at /metrics for whoever sends `Authorization: Bearer <this>`; off when unset.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -288,7 +292,7 @@ USE_TZ = True
 
 # --- Static and media ------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
