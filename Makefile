@@ -16,7 +16,7 @@ ARGS ?=
 SQLITE_MARKERS ?= not postgres and not integration
 ADDR ?= 127.0.0.1:8000
 
-.PHONY: help venv venv-dev run test test-sqlite lint fmt bench messages clean distclean
+.PHONY: help venv venv-dev run test test-sqlite prod-smoke lint fmt bench messages clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ run: venv ## the site on http://127.0.0.1:8000 (SQLite, eager Celery, demo conte
 
 test: ## the full suite: PostgreSQL, Redis, browser tests (installs what is missing)
 	bash scripts/test.sh $(ARGS)
+
+# Two gunicorns behind haproxy, PgBouncer, a PostgreSQL primary + streaming replica, Redis, a
+# Celery worker, beat and an SMTP sink on loopback ports; a journey through them; all stopped.
+prod-smoke: venv-dev ## the multi-node rehearsal of production on this machine (also run by make test)
+	@bash scripts/system-deps.sh postgresql redis-server pgbouncer haproxy
+	$(PY) scripts/prod_smoke.py
 
 # SQLite and local-memory cache, whatever a .env says; browser tests run when Chromium exists.
 test-sqlite: venv-dev ## the suite on SQLite, no services (installs Chromium if missing)

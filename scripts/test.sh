@@ -19,7 +19,8 @@
 #
 # CELERY_BROKER_URL is deliberately not set: tasks run eagerly unless a test says otherwise.
 # After the whole suite passes, the browser journeys run a second time in `make run`'s
-# configuration (DEBUG on, SQLite, local-memory cache); see the end of this script.
+# configuration (DEBUG on, SQLite, local-memory cache), then the multi-node rehearsal
+# (`make prod-smoke`); see the end of this script.
 # The exit status is pytest's. Exit 5 (no tests collected) is a failure like any other.
 set -euo pipefail
 
@@ -28,7 +29,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 scripts/ensure-venv.sh dev
-scripts/system-deps.sh postgresql redis-server pgbouncer chromium fonts-noto-cjk
+scripts/system-deps.sh postgresql redis-server pgbouncer haproxy chromium fonts-noto-cjk
 
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
@@ -62,6 +63,14 @@ if ((status == 0)) && (($# == 0)) && [[ ${TEST_MAKE_RUN_PASS:-1} != 0 ]]; then
   status=$?
   set -e
   rm -rf "$make_run_db"
+fi
+# The multi-node rehearsal (scripts/prod_smoke.py, `make prod-smoke`): its own servers, ~20 s.
+if ((status == 0)) && (($# == 0)) && [[ ${TEST_PROD_SMOKE:-1} != 0 ]]; then
+  echo "test.sh: the multi-node rehearsal (make prod-smoke)"
+  set +e
+  env -u REDIS_URL -u TEST_REDIS_URL -u DATABASE_URL .venv/bin/python scripts/prod_smoke.py
+  status=$?
+  set -e
 fi
 if ((status == 5)); then
   echo "test.sh: pytest collected no tests (exit 5); that counts as a failure" >&2

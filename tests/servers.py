@@ -51,14 +51,16 @@ def _conninfo(db: dict, **override) -> str:
 
 
 @contextlib.contextmanager
-def pg_standby(primary: dict):
+def pg_standby(primary: dict, *, log_statements_to: Path | None = None):
     """A hot standby of the server `primary` (a Django settings dict) made by
-    `pg_basebackup -R`, streaming from it. Yields its port."""
+    `pg_basebackup -R`, streaming from it. Yields its port. With `log_statements_to`, every
+    statement it runs is logged in that file (which the server's user must be able to write)."""
     bindir = pg_bin()
     if bindir is None:
         raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
     root = _owned_tempdir("colloquy-standby.")
     data, port = root / "data", free_port()
+    log = log_statements_to or root / "server.log"
     try:
         subprocess.run(
             _as_postgres(
@@ -72,12 +74,13 @@ def pg_standby(primary: dict):
         )
         started = subprocess.run(
             _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
+                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log)]
                 + ["-w", "-t", "60", "start", "-o"]
                 # A standby needs at least the primary's max_connections (the suite's: 200).
                 + [
                     f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
                     " -c max_connections=200"
+                    + (" -c log_statement=all" if log_statements_to else "")
                 ]
             ),
             check=False,
@@ -85,7 +88,6 @@ def pg_standby(primary: dict):
             timeout=90,
         )
         if started.returncode:
-            log = root / "server.log"
             raise RuntimeError(f"the standby did not start: {log.read_text()[-2000:]}")
         yield port
     finally:
@@ -153,7 +155,9 @@ def pgbouncer(primary: dict, *, pool_size: int = 2):
         for path in root.iterdir():
             shutil.chown(path, "postgres", "postgres")
     # PgBouncer refuses to run as root.
-    process = subprocess.Popen(_as_postgres([binary, str(ini)]), stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _as_postgres([binary, str(ini)]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -176,4 +180,53 @@ def pgbouncer(primary: dict, *, pool_size: int = 2):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pg_primary():
+    """A throwaway PostgreSQL server (fsync off) that a standby can stream from, with a database
+    `colloquy`; yields its settings as a Django settings dict."""
+    bindir = pg_bin()
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+    root = _owned_tempdir("colloquy-primary.")
+    data, port = root / "data", free_port()
+    try:
+        subprocess.run(
+            _as_postgres(
+                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+                + ["--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        started = subprocess.run(
+            _as_postgres(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
+                + ["-w", "-t", "60", "start", "-o"]
+                + [
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+                    " -c max_connections=200 -c wal_level=replica -c max_wal_senders=5"
+                ]
+            ),
+            check=False,
+            capture_output=True,
+            timeout=90,
+        )
+        if started.returncode:
+            raise RuntimeError(f"PostgreSQL did not start: {(root / 'server.log').read_text()}")
+        with psycopg.connect(
+            f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute("CREATE DATABASE colloquy")
+        yield {"HOST": "127.0.0.1", "PORT": port, "USER": "postgres", "NAME": "colloquy"}
+    finally:
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
