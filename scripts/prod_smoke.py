@@ -19,6 +19,7 @@ import http.cookiejar
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,34 +74,58 @@ class Mailbox:
 
 
 class Processes:
-    """Background processes, each logging to a file; all stopped at exit."""
+    """Background processes, each in its own process group, logging to a file; all stopped at
+    exit. A process can be killed and started again (the soak's faults)."""
 
     def __init__(self, logs: Path):
         self.logs = logs
-        self.running: list[tuple[str, subprocess.Popen]] = []
+        self.running: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, tuple[list[str], dict]] = {}
+        self.down: set[str] = set()  # killed on purpose: not a failure
 
     def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("wb")
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log)
-        self.running.append((name, process))
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+        )
+        self.running[name] = process
+        self.commands[name] = (args, env)
+        self.down.discard(name)
         return process
 
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the process and all its children (a gunicorn's workers, a Celery
+        worker's pool)."""
+        process = self.running[name]
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            self.down.add(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            process.wait(timeout=30)
+
+    def restart(self, name: str) -> None:
+        self.start(name, *self.commands[name])
+
     def check(self) -> None:
-        for name, process in self.running:
-            if process.poll() is not None:
+        for name, process in self.running.items():
+            if name not in self.down and process.poll() is not None:
                 tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise SystemExit(f"prod-smoke: {name} exited ({process.returncode}):\n{tail}")
 
     def stop(self) -> None:
-        for _, process in reversed(self.running):
+        for process in reversed(self.running.values()):
             if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGCONT)  # a paused one must hear the TERM
                 process.terminate()
-        for name, process in reversed(self.running):
+        for name, process in reversed(self.running.items()):
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop in 20 s; killing it")
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
 
 
 class Browser:
@@ -157,249 +182,296 @@ def text_of(message) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
 
 
-def psql(db: dict, sql: str) -> str:
-    import psycopg
+class Rehearsal:
+    """The whole stack, started on entering and stopped on leaving (also on failure, when the
+    logs are kept and their last lines printed). `bench/soak.py` runs its load on it too.
 
-    conninfo = f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname={db['NAME']}"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        return conn.execute(sql).fetchone()[0]
+    `env`: extra variables for the site's processes."""
+
+    def __init__(self, *, env: dict | None = None, log_replica_statements: bool = True):
+        self.extra_env = env or {}
+        self.log_replica_statements = log_replica_statements
+        self.passed = False
+
+    # -- starting and stopping ----------------------------------------------------------------
+    def __enter__(self):
+        for tool in ("haproxy", "pgbouncer", "redis-server"):
+            if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
+                raise SystemExit(f"prod-smoke: {tool} is missing (apt-get install {tool})")
+        self.work = Path(tempfile.mkdtemp(prefix="colloquy-prod-smoke."))
+        self.logs = self.work / "logs"
+        self.logs.mkdir()
+        if os.geteuid() == 0:  # the replica (run as postgres) logs its statements here
+            self.work.chmod(0o711)
+            shutil.chown(self.logs, "postgres", "postgres")
+        self.replica_log = self.logs / "replica.log"
+        self.processes = Processes(self.logs)
+        self.smtp = None
+        self.stack = contextlib.ExitStack()
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self.processes.stop()
+            self.stop_smtp()
+            self.stack.close()
+        finally:
+            if not self.passed:
+                for log in sorted(self.logs.glob("*.log")):
+                    lines = log.read_text(errors="replace").splitlines()[-15:]
+                    print(f"--- {log.name} (last lines)", *lines, sep="\n", file=sys.stderr)
+            if os.environ.get("PROD_SMOKE_KEEP") or not self.passed:
+                print(f"prod-smoke: logs kept in {self.logs}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.work, ignore_errors=True)
+        return False
+
+    def _start(self) -> None:
+        work = self.work
+        self.primary = self.stack.enter_context(pg_primary())
+        self.standby_port = self.stack.enter_context(
+            pg_standby(
+                self.primary,
+                log_statements_to=self.replica_log if self.log_replica_statements else None,
+            )
+        )
+        self.bouncer_port = self.stack.enter_context(pgbouncer(self.primary, pool_size=10))
+        say(
+            f"PostgreSQL :{self.primary['PORT']}, replica :{self.standby_port}, "
+            f"PgBouncer :{self.bouncer_port}"
+        )
+        self.redis_port = free_port()
+        self.processes.start(
+            "redis",
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port)]
+            + ["--save", "", "--appendonly", "no", "--dir", str(work)],
+            dict(os.environ),
+        )
+        self.mailbox = Mailbox()
+        self.smtp_port = free_port()
+        self.start_smtp()
+        self.proxy_port = free_port()
+        self.web_ports = [free_port(), free_port()]
+        base_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTEST"))},
+            "DEBUG": "false",
+            "SECRET_KEY": "prod-smoke-" + "k" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "HTTPS": "false",
+            "BEHIND_PROXY": "true",
+            "SITE_URL": f"http://127.0.0.1:{self.proxy_port}",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.primary['PORT']}/colloquy",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/1",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.smtp_port),
+            "EMAIL_USE_TLS": "false",
+            "EMAIL_TIMEOUT": "5",
+            "STATIC_ROOT": str(work / "static"),
+            "MEDIA_ROOT": str(work / "var" / "media"),
+            "IMPORT_ROOT": str(work / "var" / "imports"),
+            "METRICS_TOKEN": TOKEN,
+            "LOG_FORMAT": "json",
+            **self.extra_env,
+        }
+        for step in (
+            ["migrate", "--noinput"],
+            ["collectstatic", "--noinput"],
+            ["seed_demo", "--force"],
+        ):
+            self.manage(step + ["-v", "0"], env=base_env)
+        wait_for_replay(self.primary, self.standby_port)
+        say("migrated, static files collected, demo content seeded")
+        # The processes of the site go through PgBouncer, and read the replica.
+        self.site_env = {
+            **base_env,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.bouncer_port}/colloquy",
+            "PGBOUNCER": "true",
+            "DATABASE_REPLICA_URL": (f"postgres://postgres@127.0.0.1:{self.standby_port}/colloquy"),
+        }
+        for number, port in enumerate(self.web_ports, 1):
+            self.processes.start(
+                f"web{number}",
+                [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "config.wsgi"],
+                {
+                    **self.site_env,
+                    "GUNICORN_BIND": f"127.0.0.1:{port}",
+                    "WEB_CONCURRENCY": "2",
+                    "PROMETHEUS_MULTIPROC_DIR": str(work / f"prometheus-{number}"),
+                },
+            )
+        self.processes.start(
+            "worker",
+            [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"]
+            + ["--concurrency", "2", "--hostname", "smoke@%h"],
+            {**self.site_env, "CELERY_HEARTBEAT_FILE": str(work / "heartbeat")},
+        )
+        self.processes.start(
+            "beat",
+            [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
+            + ["--schedule", str(work / "beat-schedule")],
+            self.site_env,
+        )
+        config = work / "haproxy.cfg"
+        config.write_text(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n"
+            "  timeout server 30s\n  option forwardfor\n"
+            "  retries 2\n  option redispatch\n"
+            f"frontend site\n  bind 127.0.0.1:{self.proxy_port}\n"
+            "  http-request set-header X-Forwarded-Proto http\n"
+            "  default_backend web\n"
+            "backend web\n  balance roundrobin\n  option httpchk GET /readyz\n"
+            "  http-response set-header X-Served-By %s\n"
+            + "".join(
+                f"  server web{n} 127.0.0.1:{port} check inter 500ms fall 2 rise 2\n"
+                for n, port in enumerate(self.web_ports, 1)
+            )
+        )
+        self.processes.start("haproxy", ["haproxy", "-f", str(config), "-db"], dict(os.environ))
+        self.wait_until_both_ready()
+        say("two web instances ready behind haproxy; worker and beat running")
+
+    def wait_until_both_ready(self, timeout: float = 60) -> None:
+        last_answer = {}
+
+        def both_ready():
+            self.processes.check()
+            seen = set()
+            for _ in range(6):
+                probe = Browser(self.base, [])
+                try:
+                    last_answer["text"] = probe.request("/readyz")[0]
+                except (OSError, SystemExit) as error:
+                    last_answer["text"] = str(error)
+                    continue
+                seen |= set(probe.served_by)
+            return seen >= {"web1", "web2"}
+
+        try:
+            wait_for(both_ready, what="both web instances behind the proxy", timeout=timeout)
+        except SystemExit:
+            say(f"/readyz said: {last_answer.get('text', '')[:500]}")
+            raise
+
+    # -- what the journey and the soak use ----------------------------------------------------
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+    def start_smtp(self) -> None:
+        self.smtp = Controller(self.mailbox, hostname="127.0.0.1", port=self.smtp_port)
+        self.smtp.start()
+
+    def stop_smtp(self) -> None:
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
+
+    def manage(self, args: list[str], *, env: dict | None = None, check: bool = True):
+        done = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=env or self.site_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and done.returncode:
+            raise SystemExit(f"prod-smoke: manage.py {args[0]} failed:\n{done.stdout}{done.stderr}")
+        return done
+
+    def sql(self, query: str, params=()) -> object:
+        import psycopg
+
+        db = self.primary
+        conninfo = f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname={db['NAME']}"
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            return conn.execute(query, params).fetchone()[0]
+
+
+def journey(site: Rehearsal) -> None:
+    served_by: list = []
+    mailbox = site.mailbox
+    ada, bo = Browser(site.base, served_by), Browser(site.base, served_by)
+    reads_before = _replica_reads(site.replica_log)
+    sign_up(ada, mailbox, ADA, "SmokeAda")
+    sign_up(bo, mailbox, BO, "SmokeBo")
+    say("two people signed up and verified their email from the messages received")
+
+    home, _ = ada.request("/")
+    article = re.search(r'href="(/columns/[^"/]+/[^"/]+/)"', home).group(1)
+    page, _ = ada.request(article)
+    comment = "Through the proxy, the bouncer and the replica."
+    page, landed = ada.request(
+        article + "comments/", {"csrfmiddlewaretoken": ada.token(page), "body": comment}
+    )
+    if comment not in html.unescape(page):
+        raise SystemExit("prod-smoke: the writer doesn't see their comment")
+    pk = (re.search(r"#c-(\d+)", landed) or re.search(r"[?&]c=(\d+)", landed)).group(1)
+    page, _ = bo.request(article)
+    reply = "A reply from the other web instance, perhaps."
+    bo.post_form(f"/c/{pk}/reply/", {"body": reply}, form_page=page)
+    bo.request(f"/c/{pk}/like/", {"csrfmiddlewaretoken": bo.token(page)})
+    say(f"Ada commented (#{pk}); Bo replied and liked it")
+    # Someone who wrote nothing: their reads may go to the replica.
+    anonymous = Browser(site.base, served_by)
+    anonymous.request(article)
+    anonymous.request(f"/c/{pk}/")
+
+    told = wait_for(
+        lambda: [m for m in mailbox.to(ADA) if reply in text_of(m)],
+        what="the notification email to Ada",
+        timeout=60,
+    )
+    inbox, _ = ada.request("/notifications/")
+    if "SmokeBo" not in html.unescape(inbox):
+        raise SystemExit("prod-smoke: Ada's notifications don't name Bo")
+    time.sleep(3)  # a duplicate would have arrived by now
+    if len([m for m in mailbox.to(ADA) if reply in text_of(m)]) != 1:
+        raise SystemExit("prod-smoke: the notification email came more than once")
+    say(f"Ada was told by email ({told[0]['Subject']!r}) and in the site")
+
+    # The checks of the whole stack.
+    hosts = {name for name in served_by if name}
+    if hosts != {"web1", "web2"}:
+        raise SystemExit(f"prod-smoke: requests landed on {hosts}, not both instances")
+    replica_reads = _replica_reads(site.replica_log) - reads_before
+    if not replica_reads:
+        raise SystemExit("prod-smoke: no web process read the site's tables on the replica")
+    checks = {
+        "comment": ("SELECT count(*) FROM forum_comment WHERE body_md = %s", [comment]),
+        "reply": ("SELECT count(*) FROM forum_comment WHERE body_md = %s", [reply]),
+        "like": ("SELECT like_count FROM forum_comment WHERE id = %s", [int(pk)]),
+    }
+    for what, (query, params) in checks.items():
+        if site.sql(query, params) != 1:
+            raise SystemExit(f"prod-smoke: the {what} is not there exactly once")
+    site.manage(["recount", "--check"])
+    for number, port in enumerate(site.web_ports, 1):
+        metrics = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        text = urllib.request.urlopen(metrics, timeout=10).read().decode()
+        if "colloquy_http_requests_total{" not in text:
+            raise SystemExit(f"prod-smoke: web{number}'s /metrics counts no request")
+    say(
+        f"{len(served_by)} requests: web1 {served_by.count('web1')}, web2 "
+        f"{served_by.count('web2')}; {replica_reads} reads of the site's tables on the "
+        "replica; every write once; recount clean; /metrics on both"
+    )
 
 
 def main() -> int:
-    for tool in ("haproxy", "pgbouncer", "redis-server"):
-        if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
-            raise SystemExit(f"prod-smoke: {tool} is missing (apt-get install {tool})")
-    work = Path(tempfile.mkdtemp(prefix="colloquy-prod-smoke."))
-    logs = work / "logs"
-    logs.mkdir()
-    if os.geteuid() == 0:  # the replica (run as postgres) logs its statements here
-        work.chmod(0o711)
-        shutil.chown(logs, "postgres", "postgres")
-    replica_log = logs / "replica.log"
-    processes = Processes(logs)
-    smtp = None
-    passed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.callback(processes.stop)
-            primary = stack.enter_context(pg_primary())
-            standby_port = stack.enter_context(pg_standby(primary, log_statements_to=replica_log))
-            bouncer_port = stack.enter_context(pgbouncer(primary, pool_size=10))
-            say(
-                f"PostgreSQL :{primary['PORT']}, replica :{standby_port}, PgBouncer :{bouncer_port}"
-            )
-            redis_port = free_port()
-            processes.start(
-                "redis",
-                ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", ""]
-                + ["--appendonly", "no", "--dir", str(work)],
-                dict(os.environ),
-            )
-            mailbox = Mailbox()
-            smtp_port = free_port()
-            smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-            smtp.start()
-            proxy_port = free_port()
-            web_ports = [free_port(), free_port()]
-            base_env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTEST"))},
-                "DEBUG": "false",
-                "SECRET_KEY": "prod-smoke-" + "k" * 50,
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "HTTPS": "false",
-                "BEHIND_PROXY": "true",
-                "SITE_URL": f"http://127.0.0.1:{proxy_port}",
-                "DATABASE_URL": f"postgres://postgres@127.0.0.1:{primary['PORT']}/colloquy",
-                "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
-                "EMAIL_HOST": "127.0.0.1",
-                "EMAIL_PORT": str(smtp_port),
-                "EMAIL_USE_TLS": "false",
-                "STATIC_ROOT": str(work / "static"),
-                "MEDIA_ROOT": str(work / "var" / "media"),
-                "IMPORT_ROOT": str(work / "var" / "imports"),
-                "METRICS_TOKEN": TOKEN,
-                "LOG_FORMAT": "json",
-            }
-            for step in (
-                ["migrate", "--noinput"],
-                ["collectstatic", "--noinput"],
-                ["seed_demo", "--force"],
-            ):
-                done = subprocess.run(
-                    [PYTHON, "manage.py", *step, "-v", "0"],
-                    cwd=ROOT,
-                    env=base_env,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-                if done.returncode:
-                    raise SystemExit(f"prod-smoke: manage.py {step[0]} failed:\n{done.stderr}")
-            wait_for_replay(primary, standby_port)
-            say("migrated, static files collected, demo content seeded")
-            # The processes of the site go through PgBouncer, and read the replica.
-            site_env = {
-                **base_env,
-                "DATABASE_URL": f"postgres://postgres@127.0.0.1:{bouncer_port}/colloquy",
-                "PGBOUNCER": "true",
-                "DATABASE_REPLICA_URL": f"postgres://postgres@127.0.0.1:{standby_port}/colloquy",
-            }
-            for number, port in enumerate(web_ports, 1):
-                multiproc = work / f"prometheus-{number}"
-                processes.start(
-                    f"web{number}",
-                    [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "config.wsgi"],
-                    {
-                        **site_env,
-                        "GUNICORN_BIND": f"127.0.0.1:{port}",
-                        "WEB_CONCURRENCY": "2",
-                        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-                    },
-                )
-            processes.start(
-                "worker",
-                [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO"]
-                + ["--concurrency", "2", "--hostname", "smoke@%h"],
-                {**site_env, "CELERY_HEARTBEAT_FILE": str(work / "heartbeat")},
-            )
-            processes.start(
-                "beat",
-                [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
-                + ["--schedule", str(work / "beat-schedule")],
-                site_env,
-            )
-            config = work / "haproxy.cfg"
-            config.write_text(
-                "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n"
-                "  timeout server 30s\n  option forwardfor\n"
-                f"frontend site\n  bind 127.0.0.1:{proxy_port}\n"
-                "  http-request set-header X-Forwarded-Proto http\n"
-                "  default_backend web\n"
-                "backend web\n  balance roundrobin\n  option httpchk GET /readyz\n"
-                "  http-response set-header X-Served-By %s\n"
-                + "".join(
-                    f"  server web{n} 127.0.0.1:{port} check inter 500ms\n"
-                    for n, port in enumerate(web_ports, 1)
-                )
-            )
-            processes.start("haproxy", ["haproxy", "-f", str(config), "-db"], dict(os.environ))
-            served_by: list = []
-
-            last_answer = {}
-
-            def both_ready():
-                processes.check()
-                seen = set()
-                for _ in range(6):
-                    probe = Browser(f"http://127.0.0.1:{proxy_port}", [])
-                    try:
-                        last_answer["text"] = probe.request("/readyz")[0]
-                    except (OSError, SystemExit) as error:
-                        last_answer["text"] = str(error)
-                        continue
-                    seen |= set(probe.served_by)
-                return seen >= {"web1", "web2"}
-
-            try:
-                wait_for(both_ready, what="both web instances behind the proxy", timeout=60)
-            except SystemExit:
-                say(f"/readyz said: {last_answer.get('text', '')[:500]}")
-                raise
-            say("two web instances ready behind haproxy; worker and beat running")
-
-            base = f"http://127.0.0.1:{proxy_port}"
-            ada, bo = Browser(base, served_by), Browser(base, served_by)
-            reads_before = _replica_reads(replica_log)
-            sign_up(ada, mailbox, ADA, "SmokeAda")
-            sign_up(bo, mailbox, BO, "SmokeBo")
-            say("two people signed up and verified their email from the messages received")
-
-            home, _ = ada.request("/")
-            article = re.search(r'href="(/columns/[^"/]+/[^"/]+/)"', home).group(1)
-            page, _ = ada.request(article)
-            comment = "Through the proxy, the bouncer and the replica."
-            page, landed = ada.request(
-                article + "comments/", {"csrfmiddlewaretoken": ada.token(page), "body": comment}
-            )
-            if comment not in html.unescape(page):
-                raise SystemExit("prod-smoke: the writer doesn't see their comment")
-            pk = re.search(r"#c-(\d+)", landed) or re.search(r"[?&]c=(\d+)", landed)
-            pk = pk.group(1)
-            page, _ = bo.request(article)
-            reply = "A reply from the other web instance, perhaps."
-            bo.post_form(f"/c/{pk}/reply/", {"body": reply}, form_page=page)
-            bo.request(f"/c/{pk}/like/", {"csrfmiddlewaretoken": bo.token(page)})
-            say(f"Ada commented (#{pk}); Bo replied and liked it")
-            # Someone who wrote nothing: their reads may go to the replica.
-            anonymous = Browser(base, served_by)
-            anonymous.request(article)
-            anonymous.request(f"/c/{pk}/")
-
-            told = wait_for(
-                lambda: [m for m in mailbox.to(ADA) if reply in text_of(m)],
-                what="the notification email to Ada",
-                timeout=60,
-            )
-            inbox, _ = ada.request("/notifications/")
-            if "SmokeBo" not in html.unescape(inbox):
-                raise SystemExit("prod-smoke: Ada's notifications don't name Bo")
-            time.sleep(3)  # a duplicate would have arrived by now
-            if len([m for m in mailbox.to(ADA) if reply in text_of(m)]) != 1:
-                raise SystemExit("prod-smoke: the notification email came more than once")
-            say(f"Ada was told by email ({told[0]['Subject']!r}) and in the site")
-
-            # The checks of the whole stack.
-            hosts = {name for name in served_by if name}
-            if hosts != {"web1", "web2"}:
-                raise SystemExit(f"prod-smoke: requests landed on {hosts}, not both instances")
-            replica_reads = _replica_reads(replica_log) - reads_before
-            if not replica_reads:
-                raise SystemExit("prod-smoke: no web process read the site's tables on the replica")
-            counts = {
-                "comment": f"SELECT count(*) FROM forum_comment WHERE body_md = '{comment}'",
-                "reply": f"SELECT count(*) FROM forum_comment WHERE body_md = '{reply}'",
-                "like": f"SELECT like_count FROM forum_comment WHERE id = {int(pk)}",
-            }
-            for what, sql in counts.items():
-                if psql(primary, sql) != 1:
-                    raise SystemExit(f"prod-smoke: the {what} is not there exactly once")
-            recount = subprocess.run(
-                [PYTHON, "manage.py", "recount", "--check"],
-                cwd=ROOT,
-                env=site_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            if recount.returncode:
-                raise SystemExit(f"prod-smoke: recount --check: {recount.stdout}{recount.stderr}")
-            for number, port in enumerate(web_ports, 1):
-                metrics = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
-                )
-                text = urllib.request.urlopen(metrics, timeout=10).read().decode()  # noqa: S310
-                if "colloquy_http_requests_total{" not in text:
-                    raise SystemExit(f"prod-smoke: web{number}'s /metrics counts no request")
-            say(
-                f"{len(served_by)} requests: web1 {served_by.count('web1')}, web2 "
-                f"{served_by.count('web2')}; {replica_reads} reads of the site's tables on the "
-                "replica; every write once; recount clean; /metrics on both"
-            )
-        say("all stopped; the rehearsal passed")
-        passed = True
-        return 0
-    finally:
-        if smtp is not None:
-            smtp.stop()
-        if not passed:
-            for log in sorted(logs.glob("*.log")):
-                lines = log.read_text(errors="replace").splitlines()[-15:]
-                print(f"--- {log.name} (last lines)", *lines, sep="\n", file=sys.stderr)
-        if os.environ.get("PROD_SMOKE_KEEP") or not passed:
-            print(f"prod-smoke: logs kept in {logs}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with Rehearsal() as site:
+        journey(site)
+        site.passed = True
+    say("all stopped; the rehearsal passed")
+    return 0
 
 
 def _replica_reads(log: Path) -> int:

@@ -183,6 +183,37 @@ def pgbouncer(primary: dict, *, pool_size: int = 2):
         shutil.rmtree(root, ignore_errors=True)
 
 
+# port -> (bin directory, data directory, socket directory, server options) of pg_primary's.
+_servers: dict[int, tuple[Path, Path, Path, str]] = {}
+
+
+def pg_start(db: dict) -> None:
+    """Start (again) a server made by pg_primary."""
+    bindir, data, root, options = _servers[db["PORT"]]
+    started = subprocess.run(
+        _as_postgres(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
+            + ["-w", "-t", "60", "start", "-o", options]
+        ),
+        check=False,
+        capture_output=True,
+        timeout=90,
+    )
+    if started.returncode:
+        raise RuntimeError(f"PostgreSQL did not start: {(root / 'server.log').read_text()}")
+
+
+def pg_stop(db: dict, mode: str = "fast") -> None:
+    """Stop a server made by pg_primary (`fast`: clients are disconnected, as in a restart)."""
+    bindir, data, _, _ = _servers[db["PORT"]]
+    subprocess.run(
+        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"]),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+
+
 @contextlib.contextmanager
 def pg_primary():
     """A throwaway PostgreSQL server (fsync off) that a standby can stream from, with a database
@@ -202,27 +233,22 @@ def pg_primary():
             capture_output=True,
             timeout=120,
         )
-        started = subprocess.run(
-            _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
-                + ["-w", "-t", "60", "start", "-o"]
-                + [
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-                    " -c max_connections=200 -c wal_level=replica -c max_wal_senders=5"
-                ]
-            ),
-            check=False,
-            capture_output=True,
-            timeout=90,
+        db = {"HOST": "127.0.0.1", "PORT": port, "USER": "postgres", "NAME": "colloquy"}
+        _servers[port] = (
+            bindir,
+            data,
+            root,
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+            " -c max_connections=200 -c wal_level=replica -c max_wal_senders=5",
         )
-        if started.returncode:
-            raise RuntimeError(f"PostgreSQL did not start: {(root / 'server.log').read_text()}")
+        pg_start(db)
         with psycopg.connect(
             f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
             conn.execute("CREATE DATABASE colloquy")
-        yield {"HOST": "127.0.0.1", "PORT": port, "USER": "postgres", "NAME": "colloquy"}
+        yield db
     finally:
+        _servers.pop(port, None)
         subprocess.run(
             _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
             capture_output=True,
