@@ -321,9 +321,13 @@ class Rehearsal:
         config.write_text(
             "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n"
             "  timeout server 30s\n  option forwardfor\n"
+            # A request that a web instance dropped (killed, say) is sent to the other one —
+            # unless it is a POST, which may have been done already: never twice.
             "  retries 2\n  option redispatch\n"
+            "  retry-on conn-failure empty-response response-timeout\n"
             f"frontend site\n  bind 127.0.0.1:{self.proxy_port}\n"
             "  http-request set-header X-Forwarded-Proto http\n"
+            "  http-request disable-l7-retry if METH_POST\n"
             "  default_backend web\n"
             "backend web\n  balance roundrobin\n  option httpchk GET /readyz\n"
             "  http-response set-header X-Served-By %s\n"
