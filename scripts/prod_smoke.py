@@ -320,7 +320,9 @@ class Rehearsal:
         config = work / "haproxy.cfg"
         config.write_text(
             "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n"
-            "  timeout server 30s\n  option forwardfor\n"
+            # A health check may take the cache's and the broker's timeouts (~1.3 s) while Redis
+            # hangs: it must not time out first and mark every instance down.
+            "  timeout server 30s\n  timeout check 3s\n  option forwardfor\n"
             # A request that a web instance dropped (killed, say) is sent to the other one —
             # unless it is a POST, which may have been done already: never twice.
             "  retries 2\n  option redispatch\n"
