@@ -248,11 +248,7 @@ def pg_primary():
             conn.execute("CREATE DATABASE colloquy")
         yield db
     finally:
-        _servers.pop(port, None)
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
+        if port in _servers:
+            pg_stop(db)
+            del _servers[port]
         shutil.rmtree(root, ignore_errors=True)

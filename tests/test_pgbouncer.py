@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -22,7 +21,7 @@ from forum.models import Article, Comment
 from tests.helpers import LEGACY
 from tests.servers import pgbouncer
 
-from .test_settings import ROOT
+from .test_settings import run_manage
 
 pytestmark = [
     pytest.mark.postgres,
@@ -68,24 +67,16 @@ print("posted", comment.pk)
 """
 
 
-def manage(args: list[str], port: int, *, pgbouncer_setting: bool) -> subprocess.CompletedProcess:
+def manage(args: list[str], port: int, *, pgbouncer_setting: bool, tmp_path: Path):
+    """manage.py in a fresh process whose database is the suite's, through the bouncer."""
     db = connections["default"].settings_dict
-    hidden = {"PYTEST_VERSION", "REDIS_URL", "TEST_REDIS_URL", "CELERY_BROKER_URL"}
-    env = {k: v for k, v in os.environ.items() if k not in hidden}
-    env.update(
-        DEBUG="true",
-        DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{port}/{db['NAME']}",
-        PGBOUNCER="true" if pgbouncer_setting else "false",
-        CONN_MAX_AGE="0",
-    )
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{port}/{db['NAME']}",
+        "PGBOUNCER": "true" if pgbouncer_setting else "false",
+        "CONN_MAX_AGE": "0",
+    }
+    return run_manage(args, env, tmp_path)
 
 
 @pytest.fixture
@@ -94,30 +85,30 @@ def bouncer():
         yield port
 
 
-def test_import_reads_writes_and_recount_work_through_pgbouncer(bouncer):
-    imported = manage(IMPORT, bouncer, pgbouncer_setting=True)
+def test_import_reads_writes_and_recount_work_through_pgbouncer(bouncer, tmp_path):
+    imported = manage(IMPORT, bouncer, pgbouncer_setting=True, tmp_path=tmp_path)
     assert imported.returncode == 0, imported.stderr[-3000:]
     stored = Comment.objects.count()
     assert Article.objects.count() > 0
     assert stored > 100
 
-    ran = manage(["shell", "-c", WORKLOAD], bouncer, pgbouncer_setting=True)
+    ran = manage(["shell", "-c", WORKLOAD], bouncer, pgbouncer_setting=True, tmp_path=tmp_path)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert f"iterated {stored}" in ran.stdout
     posted = Comment.objects.get(body_md="Pooled per transaction.")
     assert posted.like_count == 1
     assert posted.author.display_name == "Through the bouncer"
 
-    checked = manage(["recount", "--check"], bouncer, pgbouncer_setting=True)
+    checked = manage(["recount", "--check"], bouncer, pgbouncer_setting=True, tmp_path=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "All counters are right." in checked.stdout
 
 
-def test_without_the_setting_a_server_side_cursor_breaks_behind_pgbouncer(bouncer):
-    imported = manage(IMPORT, bouncer, pgbouncer_setting=True)
+def test_without_the_setting_a_server_side_cursor_breaks_behind_pgbouncer(bouncer, tmp_path):
+    imported = manage(IMPORT, bouncer, pgbouncer_setting=True, tmp_path=tmp_path)
     assert imported.returncode == 0, imported.stderr[-3000:]
 
-    ran = manage(["shell", "-c", WORKLOAD], bouncer, pgbouncer_setting=False)
+    ran = manage(["shell", "-c", WORKLOAD], bouncer, pgbouncer_setting=False, tmp_path=tmp_path)
     assert ran.returncode != 0
     # The cursor, asked for on a server connection that never declared it:
     assert re.search(r"cursor \"_django_curs_\w+\" does not exist", ran.stderr), ran.stderr[-2000:]
