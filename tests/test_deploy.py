@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
 CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "ClusterRole", "StorageClass"}
-SETTINGS = (ROOT / "config" / "settings.py").read_text() + (
-    ROOT / "config" / "celery.py"
-).read_text()
+SETTINGS = "".join(
+    (ROOT / "config" / name).read_text() for name in ("settings.py", "celery.py", "telemetry.py")
+)
 # Variables read by processes other than the Django settings.
 READ_ELSEWHERE = {"WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_BIND"}
 
