@@ -14,6 +14,13 @@ page that makes several cache calls pays one timeout, not one each. What the cac
 only ever derived or versioned (forum/caching.py: a lost version comes back as a new one), so
 misses cost time, never correctness. Rate limits therefore fail open while the cache is down
 (accounts/ratelimit.py): a short outage shouldn't lock every writer out.
+
+`LOCATION` may be any URL redis-py takes (`redis://`, `rediss://` for TLS, with its `ssl_*`
+query parameters), or Redis Sentinel in the form Celery's broker takes, so one URL style serves
+both: `sentinel://[:password@]host:26379[;sentinel://host2:26379…][/db]`, with the monitored
+master's name in OPTIONS `service_name` (settings: REDIS_SENTINEL_MASTER). The password is the
+master's; the sentinels get the same short timeouts, and after a failover the pool asks them for
+the new master on its next connection (a command that fails meanwhile is a miss, as above).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from urllib.parse import unquote, urlsplit
 
 from django.core.cache.backends import redis as django_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,10 +41,52 @@ RETRY_AFTER_SECONDS = 2.0
 _DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+SENTINEL = "sentinel://"
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], dict]:
+    """The sentinels' addresses in `url`, and the master's connection settings (db, password)."""
+    sentinels, master = [], {}
+    for part in url.split(";"):
+        parts = urlsplit(part.strip())
+        if parts.scheme != "sentinel" or not parts.hostname:
+            raise ValueError(f"not a sentinel:// address: {part!r}")
+        sentinels.append((parts.hostname, parts.port or 26379))
+        if parts.password:
+            master["password"] = unquote(parts.password)
+        if parts.username:
+            master["username"] = unquote(parts.username)
+        if parts.path.strip("/"):
+            master["db"] = int(parts.path.strip("/"))
+    return sentinels, master
+
+
 class RedisCacheClient(django_redis.RedisCacheClient):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, servers, *, service_name=None, **options):
+        self._service_name = service_name
+        super().__init__(servers, **options)
         self._clients = {}
+
+    def _get_connection_pool(self, write):
+        url = self._servers[0]
+        if not url.startswith(SENTINEL):
+            return super()._get_connection_pool(write)
+        if 0 not in self._pools:
+            from redis.sentinel import Sentinel, SentinelConnectionPool
+
+            if not self._service_name:
+                raise ValueError("a sentinel:// cache needs OPTIONS service_name")
+            addresses, master = parse_sentinel_url(url)
+            timeouts = {
+                key: self._pool_options[key]
+                for key in ("socket_timeout", "socket_connect_timeout")
+                if key in self._pool_options
+            }
+            manager = Sentinel(addresses, sentinel_kwargs=timeouts)
+            self._pools[0] = SentinelConnectionPool(
+                self._service_name, manager, **{**self._pool_options, **master}
+            )
+        return self._pools[0]
 
     def get_client(self, key=None, *, write=False):
         index = self._get_connection_pool_index(write)
@@ -89,6 +139,8 @@ def _first_hit(key, delta=1, *args, **kwargs):
 
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
+        if isinstance(server, str) and server.startswith(SENTINEL):
+            server = [server]  # its ";" separates sentinels, not a primary from its replicas
         params = {**params, "OPTIONS": {**params.get("OPTIONS", {})}}
         params["OPTIONS"].setdefault("socket_connect_timeout", TIMEOUT_SECONDS)
         params["OPTIONS"].setdefault("socket_timeout", TIMEOUT_SECONDS)

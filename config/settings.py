@@ -177,6 +177,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions ------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The master's name that the sentinels monitor, for REDIS_URL / CELERY_BROKER_URL of the form
+# sentinel://host:26379;sentinel://host2:26379/0 (config/cache.py).
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -185,6 +188,8 @@ if REDIS_URL:
             "KEY_PREFIX": "colloquy",
         }
     }
+    if REDIS_URL.startswith("sentinel://"):
+        CACHES["default"]["OPTIONS"] = {"service_name": REDIS_SENTINEL_MASTER}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -268,6 +273,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Re-enqueue emails still pending (broker was down, a worker died).

@@ -252,3 +252,143 @@ def pg_primary():
             pg_stop(db)
             del _servers[port]
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- Redis: TLS, replicas, Sentinel -------------------------------------------------------
+
+
+def _redis_ping(port: int, *extra: str) -> bool:
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), *extra, "ping"], capture_output=True, text=True, timeout=5
+    )
+    return done.stdout.strip() == "PONG"
+
+
+@contextlib.contextmanager
+def redis_server(*args: str, port: int | None = None, ping: tuple[str, ...] = ()):
+    """A throwaway redis-server on loopback (no persistence); yields its port. `args` are
+    extra options (`--replicaof 127.0.0.1 P`, TLS…); `ping` are redis-cli's options to reach it."""
+    if shutil.which("redis-server") is None:
+        import pytest
+
+        pytest.skip("needs redis-server (make test installs it)")
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="colloquy-redis-"))
+    listen = (
+        ["--port", "0", "--tls-port", str(port)]
+        if "--tls-cert-file" in args
+        else [
+            "--port",
+            str(port),
+        ]
+    )
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            *listen,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not _redis_ping(port, *ping):
+            assert server.poll() is None, "redis-server exited"
+            assert time.monotonic() < deadline, "redis-server did not answer"
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def tls_certificate():
+    """A self-signed certificate for 127.0.0.1: yields (certificate, key) paths."""
+    workdir = Path(tempfile.mkdtemp(prefix="colloquy-tls-"))
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    try:
+        yield cert, key
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def redis_role(port: int) -> str:
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), "role"], capture_output=True, text=True, timeout=5
+    )
+    return done.stdout.split("\n", 1)[0].strip()
+
+
+@contextlib.contextmanager
+def redis_sentinel(master_port: int, replicas: int, name: str = "mymaster"):
+    """A Redis Sentinel monitoring the master on `master_port`, once it has seen `replicas`
+    replicas in sync (so that a failover can pick one); yields its port."""
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="colloquy-sentinel-"))
+    conf = workdir / "sentinel.conf"
+    conf.write_text(
+        f"bind 127.0.0.1\nport {port}\ndir {workdir}\n"
+        f"sentinel monitor {name} 127.0.0.1 {master_port} 1\n"
+        f"sentinel down-after-milliseconds {name} 1000\n"
+        f"sentinel failover-timeout {name} 5000\n"
+    )
+    server = subprocess.Popen(
+        ["redis-server", str(conf), "--sentinel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, "redis-sentinel exited"
+            assert time.monotonic() < deadline, "the sentinel did not see the replicas"
+            done = subprocess.run(
+                ["redis-cli", "-p", str(port), "sentinel", "replicas", name],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+            lines = done.stdout.split("\n")
+            seen = [i for i, line in enumerate(lines) if line == "flags"]
+            if len(seen) >= replicas and all(lines[i + 1] == "slave" for i in seen):
+                break
+            time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
