@@ -29,7 +29,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 scripts/ensure-venv.sh dev
-scripts/system-deps.sh postgresql redis-server pgbouncer haproxy chromium fonts-noto-cjk
+scripts/system-deps.sh postgresql redis-server pgbouncer haproxy openssl chromium fonts-noto-cjk
 
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
