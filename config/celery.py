@@ -1,11 +1,62 @@
 import os
+import time
 from pathlib import Path
 
-from celery import Celery, bootsteps
+from celery import Celery, Task, bootsteps
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("colloquy")
+# How long sending a task may take before it is given up (the caller logs it, and the outbox's
+# sweeper sends it later). A web request publishes after its commit: without a bound, a broker
+# that hangs (paused, a dead link that sends no reset) hangs every worker that writes.
+PUBLISH_TIMEOUT_SECONDS = 0.5
+# After a publish fails, this process doesn't try the broker again for this long: a request that
+# sends several tasks pays one timeout, not one each (as the cache does, config/cache.py).
+PUBLISH_RETRY_AFTER_SECONDS = 2.0
+
+
+class QuickToPublish(Task):
+    """Every task of the site: published through connections with short socket timeouts and no
+    retries, so a hanging broker costs the publisher PUBLISH_TIMEOUT_SECONDS, not a hung
+    request. Only publishing: the worker's own connection (which waits in BRPOP, longer than
+    any such timeout) keeps the transport's defaults. Nothing relies on a publish succeeding:
+    every task is for a row (event, email, import job) that a beat sweeper re-sends."""
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        global _down_until
+        if self.app.conf.task_always_eager or "producer" in options or "connection" in options:
+            return super().apply_async(args, kwargs, **options)
+        if time.monotonic() < _down_until:
+            raise OperationalError(f"broker unavailable: not sending {self.name} for now")
+        try:
+            with _publishers(self.app).acquire(block=True) as connection:
+                options.update(connection=connection, retry=False)
+                return super().apply_async(args, kwargs, **options)
+        except OperationalError:
+            _down_until = time.monotonic() + PUBLISH_RETRY_AFTER_SECONDS
+            raise
+
+
+_pools: dict[tuple[int, str], object] = {}
+_down_until = 0.0
+
+
+def _publishers(app):
+    """A pool of publishing connections per process (a forked child makes its own)."""
+    key = (os.getpid(), app.conf.broker_url)
+    if key not in _pools:
+        options = {
+            **(app.conf.broker_transport_options or {}),
+            "socket_timeout": PUBLISH_TIMEOUT_SECONDS,
+            "socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS,
+            "max_retries": 0,
+        }
+        _pools[key] = app.connection_for_write(transport_options=options).Pool(limit=None)
+    return _pools[key]
+
+
+app = Celery("colloquy", task_cls=QuickToPublish)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
