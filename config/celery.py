@@ -24,22 +24,22 @@ class QuickToPublish(Task):
     every task is for a row (event, email, import job) that a beat sweeper re-sends."""
 
     def apply_async(self, args=None, kwargs=None, **options):
-        global _down_until
         if self.app.conf.task_always_eager or "producer" in options or "connection" in options:
             return super().apply_async(args, kwargs, **options)
-        if time.monotonic() < _down_until:
+        broker = self.app.conf.broker_url
+        if time.monotonic() < _down_until.get(broker, 0.0):
             raise OperationalError(f"broker unavailable: not sending {self.name} for now")
         try:
             with _publishers(self.app).acquire(block=True) as connection:
                 options.update(connection=connection, retry=False)
                 return super().apply_async(args, kwargs, **options)
         except OperationalError:
-            _down_until = time.monotonic() + PUBLISH_RETRY_AFTER_SECONDS
+            _down_until[broker] = time.monotonic() + PUBLISH_RETRY_AFTER_SECONDS
             raise
 
 
 _pools: dict[tuple[int, str], object] = {}
-_down_until = 0.0
+_down_until: dict[str, float] = {}  # broker URL → until when this process doesn't try it
 
 
 def _publishers(app):

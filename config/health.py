@@ -5,8 +5,9 @@
 - `/readyz` (readiness): this process can serve — the database answers and has every migration
   applied, the read replica answers (when there is one), the cache answers, and the Celery
   broker (when one is configured) accepts a connection. 200 with each check's result, or 503
-  naming what failed, in JSON. The cache and the broker are shared by every process and the
-  site works without them, so their failure answers 200 with `"status": "degraded"`, not 503.
+  naming what failed, in JSON. The cache, the broker and the replica are shared by every process
+  and the site works without them (the replica's reads go to the primary, config/replicas.py),
+  so their failure answers 200 with `"status": "degraded"`, not 503.
 
 They are answered by `HealthMiddleware`, first in the stack: before the host check (a probe
 reaches a pod by its IP, which ALLOWED_HOSTS doesn't list), the HTTPS redirect (probes speak
@@ -103,11 +104,11 @@ CHECKS: dict[str, Callable[[], str | None]] = {
 
 
 # Shared services the site degrades without (config/cache.py: misses; the outboxes: emails and
-# events wait for the broker). Their failure is reported, but the process stays ready: every
-# web process shares them, so failing readiness would take every one out of the load balancer
-# at once — the soak measured exactly that (a paused Redis: every request a 503 from the
-# proxy) — for an outage the site rides out.
-DEGRADABLE = frozenset({"cache", "broker"})
+# events wait for the broker; config/replicas.py: reads go to the primary). Their failure is
+# reported, but the process stays ready: every web process shares them, so failing readiness
+# would take every one out of the load balancer at once — the soak measured exactly that (a
+# paused Redis: every request a 503 from the proxy) — for an outage the site rides out.
+DEGRADABLE = frozenset({"cache", "broker", "replica"})
 
 
 def readiness() -> tuple[bool, dict[str, str]]:

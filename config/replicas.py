@@ -20,11 +20,19 @@ Invariants:
   data under a new version.
 - The replica is never migrated (`allow_migrate`): it is a copy of the primary, by streaming
   replication.
+- **A replica that fails is skipped, not a failed page**: a GET answered 503 because the
+  replica's connection failed is asked again of the primary (a GET/HEAD, so safe to repeat),
+  and this process reads only the primary for REPLICA_RETRY_AFTER_SECONDS before trying the
+  replica again. So a replica that is down costs each process one failed attempt (refused at
+  once; an unreachable host costs the connect timeout) per interval, and readiness reports it
+  as "degraded" rather than taking every web process out of the load balancer.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
+import time
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -33,6 +41,10 @@ from forum import caching
 
 REPLICA = "replica"
 COOKIE = "colloquy_primary"
+REPLICA_RETRY_AFTER_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
+_down_until = 0.0  # per process: until then, read the primary only
 
 # True while this request may read from the replica. Default False: outside a request (tasks,
 # commands), read the primary.
@@ -69,6 +81,22 @@ class PrimaryReplicaRouter:
         return db == DEFAULT_DB_ALIAS
 
 
+def _replica_failed() -> bool:
+    # Django sets errors_occurred on a connection whose query or connect raised a database
+    # error; it is cleared at the start and end of every request.
+    return connections[REPLICA].errors_occurred
+
+
+def _skip_the_replica() -> None:
+    global _down_until
+    _down_until = time.monotonic() + REPLICA_RETRY_AFTER_SECONDS
+    log.warning(
+        "read replica unavailable: reading the primary for %.0f s", REPLICA_RETRY_AFTER_SECONDS
+    )
+    connections[REPLICA].close()
+    _replica_allowed.set(False)
+
+
 class ReplicaMiddleware:
     """Decides, per request, whether its reads may go to the replica; sets the pin cookie."""
 
@@ -79,10 +107,17 @@ class ReplicaMiddleware:
         if not _active():
             return self.get_response(request)
         safe = request.method in ("GET", "HEAD")
-        allowed = _replica_allowed.set(safe and COOKIE not in request.COOKIES)
+        may_read = safe and COOKIE not in request.COOKIES and time.monotonic() >= _down_until
+        if may_read and connections[REPLICA].connection is None:
+            # A failed connect leaves the flag set until the next connect: not this request's.
+            connections[REPLICA].errors_occurred = False
+        allowed = _replica_allowed.set(may_read)
         wrote = _wrote.set(False)
         try:
             response = self.get_response(request)
+            if may_read and response.status_code == 503 and _replica_failed():
+                _skip_the_replica()
+                response = self.get_response(request)
             if _wrote.get() or not safe:
                 response.set_cookie(
                     COOKIE,

@@ -41,7 +41,7 @@ def paused(port: int):
 
 @pytest.fixture
 def broker(monkeypatch):
-    monkeypatch.setattr(celery_module, "_down_until", 0.0)  # no earlier test's outage
+    monkeypatch.setattr(celery_module, "_down_until", {})  # no earlier test's outage
     with redis_server() as port:
         with celery_broker(f"redis://127.0.0.1:{port}/1"):
             yield redis.Redis(port=port, db=1)

@@ -7,12 +7,15 @@ state) from one served by the primary (the new state).
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.test import Client
 from django.urls import reverse
 
 from config import replicas
+from forum import selectors
 from forum.models import Comment
 from tests.factories import ArticleFactory, ColumnFactory, CommentFactory, UserFactory
 from tests.helpers import free_port
@@ -186,11 +189,68 @@ def test_the_replica_is_never_migrated(replica):
     assert not router.allow_migrate("replica", "forum")
 
 
+@pytest.fixture
+def replica_down(replica, monkeypatch):
+    """The replica alias pointed at a port nothing listens on; this process's memory of an
+    earlier failure forgotten."""
+    monkeypatch.setattr(replicas, "_down_until", 0.0)
+    connections[replicas.REPLICA].close()
+    monkeypatch.setitem(connections[replicas.REPLICA].settings_dict, "PORT", free_port())
+    yield
+    connections[replicas.REPLICA].close()
+
+
 def test_readiness_names_the_replica(replica, monkeypatch):
     assert Client().get("/readyz").json()["checks"]["replica"] == "ok"
     connections[replicas.REPLICA].close()
     monkeypatch.setitem(connections[replicas.REPLICA].settings_dict, "PORT", free_port())
     response = Client().get("/readyz")
-    assert response.status_code == 503
+    # Named, but the process stays in the load balancer: its reads can go to the primary.
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
     assert response.json()["checks"]["replica"] == "failed: OperationalError"
     connections[replicas.REPLICA].close()
+
+
+def test_a_replica_that_is_down_costs_readers_nothing(replica_down, chapter, monkeypatch, caplog):
+    comment = CommentFactory(article=chapter, body=BODY)
+    link = reverse("forum:comment-permalink", args=[comment.pk])  # read from the replica
+    tried = []
+    connect = type(connections[replicas.REPLICA]).connect
+
+    def counting_connect(self):
+        if self.alias == replicas.REPLICA:
+            tried.append(time.monotonic())
+        return connect(self)
+
+    monkeypatch.setattr(type(connections[replicas.REPLICA]), "connect", counting_connect)
+    reader = Client(raise_request_exception=False)  # as a browser: the response, not the error
+
+    found = reader.get(link)  # the replica refuses; asked again of the primary
+    assert found.status_code == 302
+    assert found.url.startswith(chapter.get_absolute_url())
+    assert len(tried) == 1
+    assert "read replica unavailable" in caplog.text
+    assert reader.get(link).status_code == 302  # within the interval: not tried at all
+    assert len(tried) == 1
+
+    # After the interval it is tried again (still down: the primary answers again).
+    monkeypatch.setattr(replicas, "_down_until", 0.0)
+    assert reader.get(link).status_code == 302
+    assert len(tried) == 2
+
+
+def test_a_page_that_fails_on_the_primary_is_not_asked_twice(replica, chapter, monkeypatch):
+    """The retry is for the replica's failures only: with the primary failing, one attempt."""
+    calls = []
+
+    def failing(**kwargs):
+        calls.append(kwargs)
+        raise OperationalError("the primary is down")
+
+    comment = CommentFactory(article=chapter, body=BODY)
+    monkeypatch.setattr(selectors, "get_comment_for_permalink", failing)
+    browser = Client(raise_request_exception=False)
+    response = browser.get(reverse("forum:comment-permalink", args=[comment.pk]))
+    assert response.status_code == 503
+    assert len(calls) == 1
