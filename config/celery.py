@@ -46,14 +46,23 @@ def _publishers(app):
     """A pool of publishing connections per process (a forked child makes its own)."""
     key = (os.getpid(), app.conf.broker_url)
     if key not in _pools:
-        options = {
-            **(app.conf.broker_transport_options or {}),
-            "socket_timeout": PUBLISH_TIMEOUT_SECONDS,
-            "socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS,
-            "max_retries": 0,
-        }
-        _pools[key] = app.connection_for_write(transport_options=options).Pool(limit=None)
+        _pools[key] = bounded_connection(PUBLISH_TIMEOUT_SECONDS, app).Pool(limit=None)
     return _pools[key]
+
+
+def bounded_connection(timeout: float, app=None):
+    """A broker connection whose every step — the connect and each answer — gives up after
+    `timeout` seconds, with no retries: for publishing, readiness and metrics, which must
+    answer while the broker hangs. (A paused Redis still accepts TCP connections — the kernel
+    does — so a connect timeout alone waits forever for the first answer.)"""
+    app = app or globals()["app"]
+    options = {
+        **(app.conf.broker_transport_options or {}),
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "max_retries": 0,
+    }
+    return app.connection_for_write(connect_timeout=timeout, transport_options=options)
 
 
 app = Celery("colloquy", task_cls=QuickToPublish)

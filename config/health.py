@@ -87,9 +87,9 @@ class CacheUnavailable(Exception):
 def _broker() -> str | None:
     if not settings.CELERY_BROKER_URL:
         return "not configured"  # tasks run in-process (make run)
-    from config.celery import app
+    from config.celery import bounded_connection
 
-    with app.connection_for_write(connect_timeout=BROKER_TIMEOUT) as connection:
+    with bounded_connection(BROKER_TIMEOUT) as connection:
         connection.ensure_connection(max_retries=0)  # one attempt, no retry loop
     return None
 

@@ -117,7 +117,7 @@ def _database_state():
 def _broker():
     if not settings.CELERY_BROKER_URL:
         return
-    from config.celery import app
+    from config.celery import app, bounded_connection
 
     up = GaugeMetricFamily("colloquy_broker_up", "Whether the Celery broker answered the scrape.")
     depth = GaugeMetricFamily(
@@ -125,8 +125,8 @@ def _broker():
     )
     queue = app.conf.task_default_queue
     try:
-        with app.connection_for_read(connect_timeout=BROKER_TIMEOUT) as connection:
-            connection.ensure_connection(max_retries=0)
+        with bounded_connection(BROKER_TIMEOUT) as connection:
+            # The declare connects: one step, so one timeout when the broker hangs.
             declared = connection.default_channel.queue_declare(queue=queue, passive=True)
     except Exception:  # noqa: BLE001 - a broker down is a value of the gauge, not an error
         up.add_metric([], 0)

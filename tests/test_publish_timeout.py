@@ -98,3 +98,38 @@ def test_without_the_bound_the_same_publish_hangs_for_as_long_as_the_broker(brok
         assert not done.wait(3), "Celery's own publish returned while the broker was paused"
     assert done.wait(30)
     assert broker.llen("celery") == 2
+
+
+# --- Probes and scrapes while the broker hangs ----------------------------------------------
+# Found by bench/soak.py: a paused Redis still accepts TCP connections (the kernel does), so a
+# readiness check with only a connect timeout waited for its first answer forever; the proxy
+# timed both web instances' checks out, marked them down, and answered 503 to everyone until
+# they had passed twice after the pause.
+
+
+@pytest.mark.django_db
+def test_readiness_answers_within_its_budget_while_the_broker_hangs(client, settings, broker):
+    settings.CELERY_BROKER_URL = celery_module.app.conf.broker_url
+    with paused(broker.connection_pool.connection_kwargs["port"]):
+        started = time.monotonic()
+        response = client.get("/readyz")
+        took = time.monotonic() - started
+
+    assert took < 2.0, f"readiness took {took:.2f} s"
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["broker"] == "failed: OperationalError"
+
+
+@pytest.mark.django_db
+def test_a_scrape_answers_within_its_budget_while_the_broker_hangs(client, settings, broker):
+    settings.CELERY_BROKER_URL = celery_module.app.conf.broker_url
+    settings.METRICS_TOKEN = "t0ken"
+    with paused(broker.connection_pool.connection_kwargs["port"]):
+        started = time.monotonic()
+        response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken")
+        took = time.monotonic() - started
+
+    assert took < 3.0, f"the scrape took {took:.2f} s"  # Prometheus waits 10 s by default
+    assert response.status_code == 200
+    assert "colloquy_broker_up 0.0" in response.content.decode()
