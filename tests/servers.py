@@ -148,6 +148,9 @@ def pgbouncer(primary: dict, *, pool_size: int = 2):
         "pool_mode = transaction\n"
         f"default_pool_size = {pool_size}\nmax_client_conn = 200\n"
         "ignore_startup_parameters = extra_float_digits,options\n"
+        # After a failed login to the server PgBouncer waits this long before the next try
+        # (15 s by default): after a primary restart, every client would wait it out.
+        "server_login_retry = 1\n"
         f"logfile = {root / 'pgbouncer.log'}\n"
     )
     (root / "users.txt").write_text(f'"{primary["USER"]}" ""\n')
