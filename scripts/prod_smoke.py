@@ -472,9 +472,54 @@ def journey(site: Rehearsal) -> None:
     )
 
 
+def faults(site: Rehearsal) -> None:
+    """Short drills of what bench/soak.py measures under load: each fault must cost no failed
+    request (a failure stops the rehearsal with the page that failed)."""
+    served_by: list = []
+    reader = Browser(site.base, served_by)
+    home, _ = reader.request("/")
+    article = re.search(r'href="(/columns/[^"/]+/[^"/]+/)"', home).group(1)
+
+    # A web instance killed: the proxy sends every read to the other one (and retries a GET
+    # the dying one dropped); started again, it takes requests again.
+    site.processes.kill("web1")
+    before = len(served_by)
+    for _ in range(20):
+        reader.request(article)
+    if set(served_by[before:]) != {"web2"}:
+        raise SystemExit(f"prod-smoke: with web1 dead, reads came from {set(served_by[before:])}")
+    site.processes.restart("web1")
+    site.wait_until_both_ready()
+    say("web1 killed: 20 reads answered by web2; web1 back")
+
+    # Redis hangs (SIGSTOP): reads, a sign-in's session and a comment still answer, each in
+    # about a cache timeout plus a publish timeout; the comment's event waits for the sweeper.
+    writer = Browser(site.base, served_by)
+    page, _ = writer.post_form("/accounts/login/", {"login": ADA, "password": PASSWORD})
+    page, _ = writer.request(article)
+    text = "Written while Redis hangs."
+    site.processes.kill("redis", signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        for _ in range(5):
+            reader.request(article)
+        writer.request(
+            article + "comments/", {"csrfmiddlewaretoken": writer.token(page), "body": text}
+        )
+        took = time.monotonic() - started
+    finally:
+        site.processes.kill("redis", signal.SIGCONT)
+    if site.sql("SELECT count(*) FROM forum_comment WHERE body_md = %s", [text]) != 1:
+        raise SystemExit("prod-smoke: the comment written while Redis hung is not there once")
+    if took > 10:
+        raise SystemExit(f"prod-smoke: 6 requests took {took:.1f} s while Redis hung")
+    say(f"Redis paused: 5 reads and a comment answered in {took:.1f} s; the comment saved once")
+
+
 def main() -> int:
     with Rehearsal() as site:
         journey(site)
+        faults(site)
         site.passed = True
     say("all stopped; the rehearsal passed")
     return 0
