@@ -310,9 +310,13 @@ def redis_server(*args: str, port: int | None = None, ping: tuple[str, ...] = ()
             time.sleep(0.05)
         yield port
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        _stop(server, workdir)
+
+
+def _stop(server: subprocess.Popen, workdir: Path) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -392,6 +396,4 @@ def redis_sentinel(master_port: int, replicas: int, name: str = "mymaster"):
             time.sleep(0.2)
         yield port
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        _stop(server, workdir)

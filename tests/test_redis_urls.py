@@ -24,6 +24,16 @@ def cache_at(url: str, **options) -> RedisCache:
     return RedisCache(url, {"OPTIONS": options, "KEY_PREFIX": "t"})
 
 
+def assert_round_trip(connection) -> None:
+    """A message put on a queue through `connection` comes back."""
+    queue = connection.SimpleQueue("colloquy-round-trip")
+    queue.put({"task": "hello"})
+    message = queue.get(timeout=5)
+    assert message.payload == {"task": "hello"}
+    message.ack()
+    queue.close()
+
+
 # --- URLs -----------------------------------------------------------------------------------
 
 
@@ -87,12 +97,7 @@ def test_the_broker_speaks_tls_to_a_rediss_url(tls_redis):
     port, cert = tls_redis
     query = urllib.parse.urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": str(cert)})
     with kombu.Connection(f"rediss://127.0.0.1:{port}/1?{query}") as connection:
-        queue = connection.SimpleQueue("colloquy-tls")
-        queue.put({"task": "hello"})
-        message = queue.get(timeout=5)
-        assert message.payload == {"task": "hello"}
-        message.ack()
-        queue.close()
+        assert_round_trip(connection)
 
 
 # --- Sentinel -------------------------------------------------------------------------------
@@ -146,10 +151,5 @@ def test_the_broker_reaches_the_master_through_sentinel(watched_redis):
     master, replica, sentinel = watched_redis
     url = f"sentinel://127.0.0.1:{sentinel}/1"
     with kombu.Connection(url, transport_options={"master_name": "mymaster"}) as connection:
-        queue = connection.SimpleQueue("colloquy-sentinel")
-        queue.put({"task": "hello"})
-        message = queue.get(timeout=5)
-        assert message.payload == {"task": "hello"}
-        message.ack()
-        queue.close()
+        assert_round_trip(connection)
     assert redis_role(master) == "master"
