@@ -3,10 +3,16 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from django.utils.translation import get_language
 
+from .ratelimit import client_ip
+
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Sign-up details. How account emails are sent is `notifications.adapters` (the outbox
-    lives there; accounts don't depend on it)."""
+    """Sign-up details, and the client's address. How account emails are sent is
+    `notifications.adapters` (the outbox lives there; accounts don't depend on it)."""
+
+    def get_client_ip(self, request) -> str:
+        # allauth's login, sign-up and reset limits count per address: the site's one rule.
+        return client_ip(request)
 
     def save_user(self, request, user, form, commit=True):
         # The display name must be set before the first save: it is unique and not empty.

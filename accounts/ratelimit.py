@@ -21,11 +21,18 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def _client_ip(request) -> str:
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.rsplit(",", 1)[-1].strip()
+def client_ip(request) -> str:
+    """The address a person's requests come from, for rate limits — ours and allauth's (the
+    account adapter calls this). Behind TRUSTED_PROXY_COUNT proxies, each appending the address
+    it saw to X-Forwarded-For, the client is that many entries from the end: entries further
+    left are whatever the client sent, never trusted. A header with fewer entries than that
+    didn't come through every proxy: the connection's own address is used."""
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count > 0 and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        if len(hops) >= count and hops[-count]:
+            return hops[-count][:64]
     return request.META.get("REMOTE_ADDR", "")
 
 
@@ -34,7 +41,7 @@ def hit(request, scope: str) -> None:
     limit, window = (int(part) for part in settings.RATE_LIMITS[scope].split("/"))
     bucket = int(time.time() // window)
     # Several people can share an address (an office, a campus): the IP gets more room.
-    keys = [(f"rl:{scope}:ip:{_client_ip(request)}:{bucket}", limit * IP_SHARE)]
+    keys = [(f"rl:{scope}:ip:{client_ip(request)}:{bucket}", limit * IP_SHARE)]
     if request.user.is_authenticated:
         keys.append((f"rl:{scope}:user:{request.user.pk}:{bucket}", limit))
     for key, limit in keys:

@@ -330,8 +330,12 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS e
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 # Behind a reverse proxy: trust its X-Forwarded-Proto, and take the client's address (for rate
-# limits) from the last hop of X-Forwarded-For, which the proxy appends.
+# limits, ours and allauth's) from X-Forwarded-For: the address TRUSTED_PROXY_COUNT entries from
+# its end, the one our nearest proxy saw (1 = one proxy appends; a CDN in front of it makes 2).
+# One rule for both (accounts/ratelimit.client_ip; the account adapter uses it for allauth).
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_PROXY else 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"

@@ -7,6 +7,7 @@ state) from one served by the primary (the new state).
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -226,7 +227,8 @@ def test_a_replica_that_is_down_costs_readers_nothing(replica_down, chapter, mon
     monkeypatch.setattr(type(connections[replicas.REPLICA]), "connect", counting_connect)
     reader = Client(raise_request_exception=False)  # as a browser: the response, not the error
 
-    found = reader.get(link)  # the replica refuses; asked again of the primary
+    with caplog.at_level(logging.WARNING, logger="config.replicas"):
+        found = reader.get(link)  # the replica refuses; asked again of the primary
     assert found.status_code == 302
     assert found.url.startswith(chapter.get_absolute_url())
     assert len(tried) == 1

@@ -283,6 +283,7 @@ def test_people_behind_the_reverse_proxy_are_limited_by_their_own_address(
     limits, settings, article
 ):
     settings.BEHIND_PROXY = True
+    settings.TRUSTED_PROXY_COUNT = 1
     proxy = "10.0.0.2"
     answers = []
     for n in range(11):
