@@ -46,23 +46,23 @@ def _publishers(app):
     """A pool of publishing connections per process (a forked child makes its own)."""
     key = (os.getpid(), app.conf.broker_url)
     if key not in _pools:
-        _pools[key] = bounded_connection(PUBLISH_TIMEOUT_SECONDS, app).Pool(limit=None)
+        _pools[key] = bounded_connection(PUBLISH_TIMEOUT_SECONDS, celery_app=app).Pool(limit=None)
     return _pools[key]
 
 
-def bounded_connection(timeout: float, app=None):
+def bounded_connection(timeout: float, *, celery_app=None):
     """A broker connection whose every step — the connect and each answer — gives up after
     `timeout` seconds, with no retries: for publishing, readiness and metrics, which must
     answer while the broker hangs. (A paused Redis still accepts TCP connections — the kernel
     does — so a connect timeout alone waits forever for the first answer.)"""
-    app = app or globals()["app"]
+    celery_app = celery_app or app
     options = {
-        **(app.conf.broker_transport_options or {}),
+        **(celery_app.conf.broker_transport_options or {}),
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "max_retries": 0,
     }
-    return app.connection_for_write(connect_timeout=timeout, transport_options=options)
+    return celery_app.connection_for_write(connect_timeout=timeout, transport_options=options)
 
 
 app = Celery("colloquy", task_cls=QuickToPublish)

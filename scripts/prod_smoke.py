@@ -400,6 +400,12 @@ class Rehearsal:
             return conn.execute(query, params).fetchone()[0]
 
 
+def first_article(browser: Browser) -> str:
+    """The path of the first chapter the home page links to."""
+    home, _ = browser.request("/")
+    return re.search(r'href="(/columns/[^"/]+/[^"/]+/)"', home).group(1)
+
+
 def journey(site: Rehearsal) -> None:
     served_by: list = []
     mailbox = site.mailbox
@@ -409,8 +415,7 @@ def journey(site: Rehearsal) -> None:
     sign_up(bo, mailbox, BO, "SmokeBo")
     say("two people signed up and verified their email from the messages received")
 
-    home, _ = ada.request("/")
-    article = re.search(r'href="(/columns/[^"/]+/[^"/]+/)"', home).group(1)
+    article = first_article(ada)
     page, _ = ada.request(article)
     comment = "Through the proxy, the bouncer and the replica."
     page, landed = ada.request(
@@ -477,8 +482,7 @@ def faults(site: Rehearsal) -> None:
     request (a failure stops the rehearsal with the page that failed)."""
     served_by: list = []
     reader = Browser(site.base, served_by)
-    home, _ = reader.request("/")
-    article = re.search(r'href="(/columns/[^"/]+/[^"/]+/)"', home).group(1)
+    article = first_article(reader)
 
     # A web instance killed: the proxy sends every read to the other one (and retries a GET
     # the dying one dropped); started again, it takes requests again.
@@ -492,7 +496,7 @@ def faults(site: Rehearsal) -> None:
     site.wait_until_both_ready()
     say("web1 killed: 20 reads answered by web2; web1 back")
 
-    # Redis hangs (SIGSTOP): reads, a sign-in's session and a comment still answer, each in
+    # Redis hangs (SIGSTOP): reads, and a signed-in reader's comment, still answer, each in
     # about a cache timeout plus a publish timeout; the comment's event waits for the sweeper.
     writer = Browser(site.base, served_by)
     page, _ = writer.post_form("/accounts/login/", {"login": ADA, "password": PASSWORD})
