@@ -89,7 +89,13 @@ def _database_state():
     emails = GaugeMetricFamily(
         "colloquy_email_outbox", "Outgoing emails by state (not yet sent).", labels=["state"]
     )
-    for state in (EmailState.PENDING, EmailState.SENDING, EmailState.FAILED):
+    for state in (
+        EmailState.PENDING,
+        EmailState.SENDING,
+        EmailState.HANDING,
+        EmailState.FAILED,
+        EmailState.UNKNOWN,
+    ):
         emails.add_metric([state.value], OutgoingEmail.objects.filter(state=state).count())
     yield emails
     yield GaugeMetricFamily(

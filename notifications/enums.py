@@ -47,5 +47,10 @@ EMAIL_KINDS = [*Kind.choices, (ACCOUNT_EMAIL, _("Account email")), ("", _("Daily
 class EmailState(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENDING = "sending", _("Sending")  # claimed by a worker until next_attempt_at (a lease)
+    # Connected to the mail server and handing the message over: from here a worker that dies
+    # leaves an email the server may have accepted, so it is never sent again automatically.
+    HANDING = "handing", _("Handing to the mail server")
     SENT = "sent", _("Sent")
+    # The worker died while handing it over: the server may or may not have it (not resent).
+    UNKNOWN = "unknown", _("Unknown (worker died while handing it over)")
     FAILED = "failed", _("Failed")

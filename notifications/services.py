@@ -15,7 +15,7 @@ from celery import current_app
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -341,10 +341,20 @@ class Delivered:
 def deliver_email(*, email_id: int) -> Delivered:
     """Send one pending email, at most once.
 
-    The row is claimed first (pending → sending, with a lease) in a short transaction, then the
-    SMTP conversation happens outside any transaction (a slow server holds no database lock),
-    then the outcome is written. Two workers can't both claim a row; a worker that dies while
-    sending leaves a lease that the sweeper reclaims when it runs out.
+    1. Claim the row (pending → sending, with a lease) in its own short statement: two workers
+       can't both claim it, and the SMTP conversation holds no database lock.
+    2. Connect to the mail server (greeting, EHLO, TLS, AUTH). A worker that dies up to here
+       leaves a "sending" row whose lease the sweeper turns back into "pending": nothing
+       reached the server, so sending it again is safe.
+    3. Mark it "handing" and hand the message over (MAIL, RCPT, DATA). The moment the server
+       accepts, the row becomes "sent" — before the QUIT and anything else that could fail.
+       A worker that dies between the two marks leaves "handing": the server may have the
+       message, so the sweeper marks it "unknown" and never sends it again (the admin lists it;
+       `resend_failed_emails --unknown` sends such emails again on purpose).
+
+    The one duplicate that remains is SMTP's own (RFC 1047): the server accepts but the
+    connection drops before its reply reaches us; that is an error like any other and is
+    retried. Every email carries a Message-ID fixed per row, so a duplicate is recognisable.
     """
     now = timezone.now()
     claimed = OutgoingEmail.objects.filter(pk=email_id, state=EmailState.PENDING).filter(
@@ -362,39 +372,86 @@ def deliver_email(*, email_id: int) -> Delivered:
         email.body_text,
         settings.DEFAULT_FROM_EMAIL,
         [email.to],
-        headers=email.headers,
+        headers={"Message-ID": message_id(email), **email.headers},
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
+    mailer = mailers.default
     try:
-        message.send()
+        mailer.open()
+        _greet(mailer)
+        try:
+            OutgoingEmail.objects.filter(pk=email.pk).update(state=EmailState.HANDING)
+            mailer.send_messages([message])
+            _record_sent(email.pk)
+        finally:
+            _close_quietly(mailer)
     except Exception as exc:  # noqa: BLE001 - smtplib errors, refused, timeouts: all retried
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        if email.attempts >= MAX_ATTEMPTS:
-            OutgoingEmail.objects.filter(pk=email.pk).update(
-                state=EmailState.FAILED, last_error=error, next_attempt_at=None
-            )
-            return Delivered(sent=False)
-        delay = min(RETRY_BASE_SECONDS * 2 ** (email.attempts - 1), RETRY_MAX_SECONDS)
-        OutgoingEmail.objects.filter(pk=email.pk).update(
-            state=EmailState.PENDING,
-            last_error=error,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        )
-        return Delivered(sent=False, retry_in=delay)
-    OutgoingEmail.objects.filter(pk=email.pk).update(
+        return _failed_attempt(email, exc)
+    return Delivered(sent=True)
+
+
+def _greet(mailer) -> None:
+    # smtplib says EHLO lazily, inside sendmail; saying it here moves it before the hand-over
+    # mark, so a worker dying while the server greets leaves a row that is safely retried.
+    smtp = getattr(mailer, "connection", None)
+    if hasattr(smtp, "ehlo_or_helo_if_needed"):
+        smtp.ehlo_or_helo_if_needed()
+
+
+def _record_sent(email_id: int) -> None:
+    OutgoingEmail.objects.filter(pk=email_id).update(
         state=EmailState.SENT, sent_at=timezone.now(), next_attempt_at=None
     )
-    return Delivered(sent=True)
+
+
+def _close_quietly(mailer) -> None:
+    # After the server accepted, a failing QUIT changes nothing: the email is sent.
+    try:
+        mailer.close()
+    except Exception:  # noqa: BLE001
+        log.warning("closing the mail connection failed", exc_info=True)
+
+
+def _failed_attempt(email: OutgoingEmail, exc: Exception) -> Delivered:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    still_ours = OutgoingEmail.objects.filter(
+        pk=email.pk, state__in=[EmailState.SENDING, EmailState.HANDING]
+    )
+    if email.attempts >= MAX_ATTEMPTS:
+        still_ours.update(state=EmailState.FAILED, last_error=error, next_attempt_at=None)
+        return Delivered(sent=False)
+    delay = min(RETRY_BASE_SECONDS * 2 ** (email.attempts - 1), RETRY_MAX_SECONDS)
+    still_ours.update(
+        state=EmailState.PENDING,
+        last_error=error,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+    return Delivered(sent=False, retry_in=delay)
+
+
+def message_id(email: OutgoingEmail) -> str:
+    """The same Message-ID on every attempt of one row (RFC 5322 §3.6.4)."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "localhost"
+    return f"<email-{email.pk}.{int(email.created_at.timestamp())}@{domain}>"
 
 
 def sweep_pending_emails(*, older_than: timedelta = timedelta(minutes=1)) -> list[int]:
     """Enqueue again what is still pending a while after it should have gone."""
     now = timezone.now()
-    # A lease that ran out: the worker sending it died; the email goes back to pending.
+    # A lease that ran out: the worker sending it died. Before the hand-over nothing reached
+    # the mail server: back to pending. During it the server may have the email: unknown,
+    # never sent again automatically (see deliver_email).
     OutgoingEmail.objects.filter(state=EmailState.SENDING, next_attempt_at__lte=now).update(
         state=EmailState.PENDING, next_attempt_at=None
     )
+    lost = OutgoingEmail.objects.filter(state=EmailState.HANDING, next_attempt_at__lte=now).update(
+        state=EmailState.UNKNOWN,
+        next_attempt_at=None,
+        last_error="the worker died while handing it to the mail server; not sent again",
+    )
+    if lost:
+        log.error("%d email(s) in an unknown state: a worker died while handing them over", lost)
     ids = list(
         OutgoingEmail.objects.filter(state=EmailState.PENDING, created_at__lte=now - older_than)
         .exclude(next_attempt_at__gt=now)
@@ -405,8 +462,11 @@ def sweep_pending_emails(*, older_than: timedelta = timedelta(minutes=1)) -> lis
 
 
 @transaction.atomic
-def retry_failed_emails() -> list[int]:
-    ids = list(OutgoingEmail.objects.filter(state=EmailState.FAILED).values_list("pk", flat=True))
+def retry_failed_emails(*, unknown: bool = False) -> list[int]:
+    """Send failed emails again; with `unknown`, also those whose worker died while handing
+    them over (the reader may then get one twice — an operator's decision)."""
+    states = [EmailState.FAILED, EmailState.UNKNOWN] if unknown else [EmailState.FAILED]
+    ids = list(OutgoingEmail.objects.filter(state__in=states).values_list("pk", flat=True))
     OutgoingEmail.objects.filter(pk__in=ids).update(
         state=EmailState.PENDING, attempts=0, next_attempt_at=None
     )
