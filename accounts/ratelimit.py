@@ -37,13 +37,21 @@ def client_ip(request) -> str:
 
 
 def hit(request, scope: str) -> None:
-    """Count one `scope` action for the user and their IP; raise RateLimited past the limit."""
+    """Count one `scope` action; raise RateLimited past the limit.
+
+    The rule: a signed-in person is counted by their account only, wherever they are; an
+    anonymous visitor by their address, which gets IP_SHARE times a person's room (several
+    people share an address: an office, a campus, a carrier's NAT). Counting signed-in people
+    by address as well refused half the comments of a class behind one NAT while stopping
+    nobody: a second account is what an abuser needs then, and accounts are what the sign-up
+    limit (per address, allauth's), email verification and the new-account rules
+    (forum/policy.py) already ration."""
     limit, window = (int(part) for part in settings.RATE_LIMITS[scope].split("/"))
     bucket = int(time.time() // window)
-    # Several people can share an address (an office, a campus): the IP gets more room.
-    keys = [(f"rl:{scope}:ip:{client_ip(request)}:{bucket}", limit * IP_SHARE)]
     if request.user.is_authenticated:
-        keys.append((f"rl:{scope}:user:{request.user.pk}:{bucket}", limit))
+        keys = [(f"rl:{scope}:user:{request.user.pk}:{bucket}", limit)]
+    else:
+        keys = [(f"rl:{scope}:ip:{client_ip(request)}:{bucket}", limit * IP_SHARE)]
     for key, limit in keys:
         cache.add(key, 0, timeout=window + 5)
         try:
