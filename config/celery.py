@@ -5,7 +5,11 @@ from pathlib import Path
 from celery import Celery, Task, bootsteps
 from kombu.exceptions import OperationalError
 
+from config import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# A kombu bug turns a broker outage into a dead worker; see config/broker.py.
+broker.install()
 
 # How long sending a task may take before it is given up (the caller logs it, and the outbox's
 # sweeper sends it later). A web request publishes after its commit: without a bound, a broker

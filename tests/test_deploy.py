@@ -231,6 +231,8 @@ def test_compose_has_two_webs_a_worker_one_beat_and_the_servers():
         assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert "deploy" not in services["beat"]  # never scaled
     assert services["worker"]["healthcheck"]["test"][1:4] == ["python", "-m", "config.worker_alive"]
+    # A worker that dies (tests/test_broker_guard.py: it exits with a failure) is started again.
+    assert services["worker"]["restart"] == "unless-stopped"
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     env = services["web1"]["environment"]
     unknown = sorted(name for name in env if not _read_by_the_site(name))
