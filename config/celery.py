@@ -2,14 +2,20 @@ import os
 import time
 from pathlib import Path
 
-from celery import Celery, Task, bootsteps
+from celery import Celery, Task, bootsteps, signals
 from kombu.exceptions import OperationalError
 
-from config import broker
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# A kombu bug turns a broker outage into a dead worker; see config/broker.py.
-broker.install()
+
+
+@signals.worker_init.connect
+def _guard_the_redis_transport(**kwargs):
+    """A kombu bug turns a broker outage into a dead worker; see config/broker.py. Installed in
+    workers only (the bug is the consumer's), so other processes don't import the transport."""
+    from config import broker
+
+    broker.install()
+
 
 # How long sending a task may take before it is given up (the caller logs it, and the outbox's
 # sweeper sends it later). A web request publishes after its commit: without a bound, a broker

@@ -62,9 +62,12 @@ def test_a_collected_channel_raises_a_connection_error_not_an_attributeerror(cap
         assert "Couldn't ack" in caplog.text
 
 
-def test_the_guard_is_installed_once_by_the_celery_app_and_leaves_live_channels_alone():
-    import config.celery  # noqa: F401 - installs it
+def test_the_guard_is_installed_once_when_a_worker_starts_and_leaves_live_channels_alone():
+    from celery import signals
 
+    import config.celery  # noqa: F401 - connects the worker_init receiver
+
+    signals.worker_init.send(sender=None)
     assert kombu_redis.Channel._connparams.colloquy_guard is True
     before = kombu_redis.Channel._connparams
     broker.install()
