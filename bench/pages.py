@@ -1,21 +1,24 @@
-"""Article page throughput and server CPU per request, as production serves it.
+"""Every page's throughput and server CPU per request, as production serves it, on real data.
 
     .venv/bin/python bench/pages.py [--json FILE] [--duration S] [--only a,c] [--keep-going]
 
 Starts throwaway PostgreSQL and Redis (it re-runs itself under `scripts/services.sh run`),
-migrates, creates two discussions with the app's own services, collects static files into a
-temporary directory, and starts `gunicorn config.wsgi -w 2` with DEBUG off (plus a second
-gunicorn serving one tiny view, the floor). Then, for each scenario, side by side:
+migrates, imports three real columns of the old site from ../shared/legacy/archive/ with the
+site's importer (chapters, comments, commenters and author replies as they were), adds what the
+old site couldn't have (a reader of ours with likes, replies and 500 notifications; one real
+chapter topped up to 1,000 comments, since the old site kept 30 a chapter), collects static
+files into a temporary directory, and starts `gunicorn config.wsgi -w 2` with DEBUG off (plus a
+second gunicorn serving one tiny view, the floor). Then, for each scenario, side by side:
 
-  a  anonymous, the 30-root article (author replies in some threads)
-  b  anonymous, the 1,000-comment article (200 threads, depth up to 6), first page
+  a  anonymous, a real 30-comment chapter (the one with the most author replies)
+  b  anonymous, a real chapter topped up to 1,000 comments (200 threads, depth ≤ 6), first page
   c  logged in, a
   d  logged in, b
   e  a bare Django view rendering a tiny template (same settings and middleware)
   f  anonymous, a, asked again with the ETag it was given (If-None-Match): a 304
   g  anonymous, the home page (the column, recently discussed chapters)
   h  logged in, the home page
-  i  anonymous, the column's page (its chapters)
+  i  anonymous, the real column's page (its ~100 chapters)
   j  anonymous, the reader's profile (their comments, newest first)
   k  logged in, the reader's notifications (the first page of 500)
 
@@ -79,34 +82,17 @@ for _key in "ghijk":
 # What each goal compares with, beside scenario a.
 GOAL_NEEDS = {"d": {"b"}, **{k: {"e"} for k in "fghijk"}}
 
-ARTICLE_BODY = """Every request makes a round trip: **browser, proxy, application, database**.
-
-## Five stops
-
-1. The browser opens a connection and sends the request;
-2. the reverse proxy hands it to an application process;
-3. the application parses parameters and checks permissions;
-4. it writes in **one transaction**;
-5. it renders the page and answers.
-
-```python
-def post_comment(request, article_id):
-    form = CommentForm(request.POST)
-    if not form.is_valid():
-        return render(request, "form.html", {"form": form}, status=400)
-    return redirect(services.post_comment(article_id=article_id, **form.cleaned_data))
-```
-
-> Every stop can fail. A reliable service is not one that never fails, but one that knows
-> which stop it is at when it does.
-
-Next time: database transactions.
-"""
-
-LOREM = (
-    "I tried this on our staging box and the numbers matched. One question though: "
-    "what happens with `select_for_update()` when the row is missing? "
+# The real archive of the old site (186 columns); the bench imports three of them.
+REAL_ARCHIVE = (
+    common.REPO.parent / "shared" / "legacy" / "archive" / "geektime-docs-186-columns.tar.xz"
 )
+# The column the article pages come from (the archive's most discussed), and two more for the
+# home page's lists. Folder names as in the archive: <category>/<column>.
+MAIN_COLUMN = "后端-架构/设计模式之美"
+OTHER_COLUMNS = ("后端-架构/高并发系统设计40问", "后端-架构/左耳听风")
+BIG_TOTAL = 1_000  # the old site kept 30 comments a chapter: the big page is topped up to this
+
+READER_TEXT = "我也遇到过这个问题，换成乐观锁之后就好了。"
 
 
 # --- Data ----------------------------------------------------------------------------------
@@ -133,11 +119,47 @@ class Data:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def create_data() -> Data:
-    from django.core.management import call_command
+def import_real_columns(root: Path) -> tuple[str, dict[str, float]]:
+    """Unpack the archive and import MAIN_COLUMN and OTHER_COLUMNS with the site's importer;
+    return the main column's name as the importer read it."""
+    from forum.importing import import_sources
+    from forum.legacy import iter_sources
 
+    if not REAL_ARCHIVE.is_file():
+        raise BenchError(f"no real archive at {REAL_ARCHIVE}")
+    timings = {}
+    t0 = time.monotonic()
+    root.mkdir(parents=True)
+    names = [MAIN_COLUMN, *OTHER_COLUMNS]
+    subprocess.run(  # noqa: S603
+        ["tar", "-xJf", str(REAL_ARCHIVE), "-C", str(root), *names],  # noqa: S607
+        check=True,
+    )
+    timings["unpack_s"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    sources = list(iter_sources([root / name for name in names]))
+    report = import_sources(sources)
+    timings["import_s"] = time.monotonic() - t0
+    if report.skipped or report.columns.created != len(names):
+        raise BenchError(f"the real columns did not all import: {report}")
+    main = next(s.column for s in sources if s.source.startswith(str(root / MAIN_COLUMN)))
+    return main, timings
+
+
+def create_data(tmp: Path) -> Data:
+    """Real columns of the old site, imported; then what the old site couldn't have: a reader
+    of ours (a real commenter who claimed their account) with likes and notifications, and
+    one real chapter topped up to 1,000 comments."""
+    from allauth.account.models import EmailAddress
+    from django.core.management import call_command
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    from accounts.models import User
     from forum import services
-    from tests.factories import UserFactory
+    from forum.models import Article, Column, Comment
+    from notifications.enums import Kind
+    from notifications.models import Notification
     from tests.forum.discussion_builder import build_discussion
 
     timings = {}
@@ -147,102 +169,82 @@ def create_data() -> Data:
     t0 = time.monotonic()
     call_command("collectstatic", interactive=False, verbosity=0)
     timings["collectstatic_s"] = time.monotonic() - t0
+    main_column, import_timings = import_real_columns(tmp / "archive")
+    timings.update(import_timings)
 
     t0 = time.monotonic()
     rng = random.Random(11)
-    columnist = UserFactory(email="columnist@bench.example", display_name="columnist")
-    reader = UserFactory(email="reader@bench.example", display_name="reader")
-    column = services.create_column(author=columnist, title="Reliable web services", slug="rws")
-    small = services.publish_article(
-        column=column, title="A request's round trip", body_md=ARTICLE_BODY, slug="round-trip"
+    column = Column.objects.get(title=main_column)
+    chapters = (
+        Article.objects.filter(column=column)
+        .annotate(
+            roots=Count("comments", filter=Q(comments__parent__isnull=True)),
+            answers=Count("comments", filter=Q(comments__author=column.author_id)),
+        )
+        .order_by("-roots", "-answers", "pk")
     )
-    big = services.publish_article(
-        column=column, title="Transactions", body_md=ARTICLE_BODY, slug="transactions"
+    # a: a real 30-comment chapter, the one with the most author replies (作者回复).
+    small, big = chapters[0], chapters[1]
+    if small.roots < 30:
+        raise BenchError(f"no chapter with 30 comments in {MAIN_COLUMN}")
+    # The reader: the real commenter on it with the most comments on the site.
+    reader = (
+        User.objects.filter(comments__article=small)
+        .exclude(pk=column.author_id)
+        .annotate(written=Count("comments", distinct=True))
+        .order_by("-written", "pk")
+        .first()
     )
-    services.publish_article(column=column, title="Caching", body_md=ARTICLE_BODY, slug="caching")
-
-    # a: 30 roots; the columnist answers in 12 threads, readers answer some of those answers;
-    # one long thread (more replies than are shown); the reader wrote 2 roots and 2 replies.
-    people = [UserFactory() for _ in range(15)]
-    roots = []
-    for n in range(30):
-        author = reader if n in (4, 21) else rng.choice(people)
-        body = f"Root comment {n}. " + LOREM * rng.randint(1, 3)
-        roots.append(services.post_comment(article=small, author=author, body=body))
-    comments = list(roots)
-    for i in range(12):
-        answer = services.post_comment(
-            article=small,
-            author=columnist,
-            body=f"Good question, see chapter {i % 5 + 2}. " + LOREM,
-            parent=roots[i * 2],
-        )
-        comments.append(answer)
-        if i % 3 == 0:
-            comments.append(
-                services.post_comment(
-                    article=small, author=rng.choice(people), body="Thanks!", parent=answer
-                )
-            )
-    for n in range(7):
-        comments.append(
-            services.post_comment(
-                article=small, author=rng.choice(people), body=f"+1 ({n})", parent=roots[1]
-            )
-        )
-    for i in (5, 9):
-        comments.append(
-            services.post_comment(
-                article=small, author=reader, body="Same here. " + LOREM, parent=roots[i]
-            )
-        )
-    for comment in rng.sample(comments, 25):
-        for person in rng.sample(people, rng.randint(1, 6)):
-            services.toggle_like(user=person, comment=comment)
-    for comment in rng.sample(roots, 6) + rng.sample(comments[30:], 3):
+    reader.email = "reader@bench.example"
+    reader.save(update_fields=["email"])
+    EmailAddress.objects.create(user=reader, email=reader.email, verified=True, primary=True)
+    on_small = list(Comment.objects.filter(article=small))
+    roots = [c for c in on_small if c.parent_id is None]
+    for root in rng.sample(roots, 2):
+        services.post_comment(article=small, author=reader, body=READER_TEXT, parent=root)
+    for comment in rng.sample(on_small, 9):
         services.toggle_like(user=reader, comment=comment)
 
-    # b: 1,000 comments in 200 threads, depth up to 6 (the reader wrote 2 of them).
-    posted = build_discussion(big, comments=998, roots=200, max_depth=6)
-    for n in range(2):
-        posted.append(
-            services.post_comment(article=big, author=reader, body=f"Reader's take #{n}. {LOREM}")
-        )
+    # b: a real chapter topped up to BIG_TOTAL comments in 200 threads, depth up to 6.
+    have = Comment.objects.filter(article=big).count()
+    posted = build_discussion(big, comments=BIG_TOTAL - have - 2, roots=170, max_depth=6)
+    for _ in range(2):
+        posted.append(services.post_comment(article=big, author=reader, body=READER_TEXT))
     bg_people = list({c.author for c in posted})
     for comment in rng.sample(posted, 80):
         for person in rng.sample(bg_people, rng.randint(1, 5)):
             services.toggle_like(user=person, comment=comment)
     for comment in rng.sample(posted[:200], 20) + rng.sample(posted[200:], 20):
         services.toggle_like(user=reader, comment=comment)
+
     # k: 500 notifications for the reader, the older half read.
-    from django.utils import timezone
-
-    from notifications.enums import Kind
-    from notifications.models import Notification
-
     now = timezone.now()
     Notification.objects.bulk_create(
         Notification(
             recipient=reader,
             kind=Kind.REPLY,
-            actor=rng.choice(people),
+            actor=comment.author,
             comment=comment,
             article=big,
             created_at=now - timedelta(minutes=n),
             read_at=now if n >= 250 else None,
         )
-        for n, comment in enumerate(rng.sample(posted, 500))
+        for n, comment in enumerate(rng.sample(posted[:-2], 500))
     )
     timings["data_s"] = time.monotonic() - t0
+
+    # What each other page must show: the column's title on the home page, the chapter on the
+    # column's page, the reader's own newest text on their profile.
+    from html import escape
 
     return Data(
         small=expected_page(small, reader),
         big=expected_page(big, reader),
         reader_session=common.login_session(reader),
         others={
-            "/": "Reliable web services",
-            column.get_absolute_url(): "Caching",
-            reader.get_absolute_url(): "Same here.",
+            "/": escape(column.title),
+            column.get_absolute_url(): escape(small.title),
+            reader.get_absolute_url(): READER_TEXT,
             "/notifications/": "Reply to your comment",
         },
         timings=timings,
@@ -250,14 +252,17 @@ def create_data() -> Data:
 
 
 def expected_page(article, reader) -> Page:
-    """The first page by the default sort (top): roots by score then newest, 20 of them, each
-    with its first 5 replies in reading order. Every comment here is visible, none featured."""
+    """The first page by the default sort (top): featured roots first, then by score, then
+    newest; 20 of them, each with its first 5 replies in reading order. Every comment here is
+    visible."""
     from forum.models import Article, Comment, Like
 
     article = Article.objects.get(pk=article.pk)
     roots = list(Comment.objects.filter(article=article, parent__isnull=True))
-    assert not any(r.is_featured for r in roots)
-    roots.sort(key=lambda c: (c.like_count + max(c.legacy_like_count, 0), c.pk), reverse=True)
+    roots.sort(
+        key=lambda c: (c.is_featured, c.like_count + max(c.legacy_like_count, 0), c.pk),
+        reverse=True,
+    )
     shown = []
     for root in roots[:ROOTS_PER_PAGE]:
         shown.append(root)
@@ -557,7 +562,7 @@ def main() -> int:
         t0 = time.monotonic()
         common.setup_django(env, APP_SETTINGS)
         with common.quiet_setup():
-            data = create_data()
+            data = create_data(tmp)
         from django.db import connections
 
         services = ServiceCpu()
@@ -574,11 +579,11 @@ def main() -> int:
         bare = stack.add(common.Gunicorn("bare", BARE_SETTINGS, env, tmp / "gunicorn-bare.log"))
         session = {"sessionid": data.reader_session}
         scenarios = [
-            Scenario("a", "anonymous, 30 roots + author replies", app, data.small.path, {},
+            Scenario("a", "anonymous, real chapter, 30 comments", app, data.small.path, {},
                      data.small),
             Scenario("b", "anonymous, 1,000 comments, first page", app, data.big.path, {},
                      data.big),
-            Scenario("c", "logged in, 30 roots + author replies", app, data.small.path, session,
+            Scenario("c", "logged in, real chapter, 30 comments", app, data.small.path, session,
                      data.small, logged_in=True),
             Scenario("d", "logged in, 1,000 comments, first page", app, data.big.path, session,
                      data.big, logged_in=True),
@@ -590,7 +595,7 @@ def main() -> int:
         for key, label, (path, text), cookies in (
             ("g", "anonymous, home page", others[0], {}),
             ("h", "logged in, home page", others[0], session),
-            ("i", "anonymous, column page (3 chapters)", others[1], {}),
+            ("i", "anonymous, column page (real column)", others[1], {}),
             ("j", "anonymous, a reader's profile", others[2], {}),
             ("k", "logged in, notifications (500)", others[3], session),
         ):
