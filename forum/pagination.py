@@ -14,6 +14,7 @@ A cursor is `<microseconds since the epoch>-<id>`, parsed strictly: anything els
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,13 +59,19 @@ def parse(cursor: str) -> tuple[datetime, int]:
     return when, int(match.group(2))
 
 
-def newest_first(rows: QuerySet, *, before: str | None, per_page: int) -> HistoryPage:
-    """One page of `rows` (any filter, no ordering), newest first, starting after `before`."""
+def newest_first(
+    rows: QuerySet, *, before: str | None, per_page: int, build: Callable | None = None
+) -> HistoryPage:
+    """One page of `rows` (any filter, no ordering), newest first, starting after `before`.
+    With `build`, each row the query returns (a values_list tuple, say) becomes build(row),
+    which must have `created_at` and `pk`."""
     rows = rows.order_by("-created_at", "-pk")
     if before:
         when, pk = parse(before)
         rows = rows.filter(Q(created_at__lt=when) | Q(created_at=when, pk__lt=pk))
     found = list(rows[: per_page + 1])
+    if build is not None:
+        found = [build(row) for row in found]
     items = found[:per_page]
     older = cursor_for(items[-1]) if len(found) > per_page else None
     return HistoryPage(items=items, older=older, is_newest=not before)

@@ -174,8 +174,10 @@ def plain_excerpt(html: str, limit: int) -> str:
         return ""
     # Blocks end in a space, inline tags don't ("**Not quite**:" reads "Not quite:").
     root = LexborHTMLParser(_BLOCK_END.sub(r" \g<0>", html)).body
-    text = root.text(separator="") if root is not None else ""
-    return Truncator(" ".join(text.split())).chars(limit)
+    text = " ".join((root.text(separator="") if root is not None else "").split())
+    # Truncator counts characters one by one (combining marks don't count); a text no longer
+    # than the limit in code points is within it either way.
+    return text if len(text) <= limit else Truncator(text).chars(limit)
 
 
 _BLOCK_END = re.compile(

@@ -24,11 +24,10 @@ from .models import Notification
 @require_GET
 def inbox(request):
     try:
-        page = selectors.notifications_page(user=request.user, before=request.GET.get("before"))
+        page, days = selectors.inbox(user=request.user, before=request.GET.get("before"))
     except BadCursor:
         message = _("This “older” link is broken or outdated.")
         return render(request, "400.html", {"message": message}, status=400)
-    days = selectors.group_by_day(page.items)
     return render(request, "notifications/inbox.html", {"page": page, "days": days})
 
 
